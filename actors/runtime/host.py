@@ -1,0 +1,476 @@
+"""``Host``: one event loop's worth of actors, and the one place a message is delivered.
+
+A host owns a table of actor slots and does, for every actor it runs: build the instance, start it, deliver
+calls and tells through the fault layer, supervise it by its restart policy, and pause, resume, kill, restart
+or stop it on request. The local backend has one host; on Ray every host process wraps one of these, and a
+``Router`` carries messages for actors placed elsewhere. Everything here runs on one loop; nothing blocks.
+
+Delivery contract, for a call from ``source`` to ``target``:
+
+1. the request passes ``links.verdict(source, target)`` on the sender's host: dropped (the caller then waits
+   out its deadline, as over a real network), delayed on the cluster clock, or passed;
+2. a paused or restarting target holds the message until it can run it (messages queue, in order); a dead,
+   stopped or unknown target fails it at once with ``ActorDead`` or ``UnknownActor``;
+3. the handler runs in the caller's task when the target is local (a direct await, no copy);
+4. the reply passes ``links.verdict(target, source)``;
+5. the whole call is bounded by its deadline: ``CallTimeout`` past it, never a hang.
+
+Invariant: ``slot.open`` is true exactly when the slot is ``Running`` and not paused; every change of state
+sets and replaces ``slot.changed`` so that held messages re-examine the slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from actors.runtime import errors, seeding
+from actors.runtime.actor import Actor, ActorState, RestartPolicy
+from actors.runtime.clock import Clock, Timer
+from actors.runtime.deadlines import Deadlines
+from actors.runtime.faults import FaultEvent, FaultKind, LinkTable
+from actors.runtime.ref import ActorRef
+
+log = logging.getLogger("kubemu.runtime")
+
+_RESERVED = frozenset({"on_start", "on_stop", "run", "ref", "sleep", "start_task"})
+_CRASH_MEMORY = 60.0  # cluster seconds without a crash after which back-off starts over
+
+
+class Router(Protocol):
+    """Carries messages to actors that live on other hosts (the Ray backend implements it)."""
+
+    def locate(self, name: str) -> str | None:
+        """The id of the host that runs ``name`` if it is not this one, else None."""
+
+    async def call(
+        self, host_id: str, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any: ...
+
+    def tell(
+        self, host_id: str, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ActorInfo:
+    """What ``kubemu fault`` and ``ActorSystem.actors()`` show for one actor."""
+
+    name: str
+    host: str
+    state: ActorState
+    restarts: int
+    reason: str = ""
+
+
+class _Slot:
+    __slots__ = (
+        "args",
+        "changed",
+        "cls",
+        "crashes",
+        "generation",
+        "instance",
+        "kwargs",
+        "last_crash",
+        "name",
+        "open",
+        "paused",
+        "reason",
+        "restart_timer",
+        "restarts",
+        "resumed",
+        "state",
+        "tasks",
+    )
+
+    def __init__(self, name: str, cls: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.name = name
+        self.cls = cls
+        self.args = args
+        self.kwargs = kwargs
+        self.instance: Actor | None = None
+        self.state = ActorState.STARTING
+        self.open = False
+        self.paused = False
+        self.changed = asyncio.Event()
+        self.resumed = asyncio.Event()
+        self.resumed.set()
+        self.generation = 0
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.crashes = 0
+        self.last_crash = 0.0
+        self.restarts = 0
+        self.reason = ""
+        self.restart_timer: Timer | None = None
+
+    def transition(self, state: ActorState, reason: str = "") -> None:
+        self.state = state
+        self.reason = reason
+        self.open = state is ActorState.RUNNING and not self.paused
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    def visible_state(self) -> ActorState:
+        return ActorState.PAUSED if self.paused and self.state is ActorState.RUNNING else self.state
+
+
+class Host:
+    """Runs actors on the current event loop. Not thread-safe: call it from its loop only."""
+
+    def __init__(
+        self,
+        *,
+        host_id: str,
+        clock: Clock,
+        seed: int,
+        links: LinkTable,
+        call_timeout: float,
+        record: Callable[[FaultEvent], None],
+        router: Router | None = None,
+    ) -> None:
+        self.host_id = host_id
+        self.clock = clock
+        self.seed = seed
+        self.links = links
+        self.call_timeout = call_timeout
+        self.router = router
+        self._record = record
+        self._slots: dict[str, _Slot] = {}
+        self._deadlines = Deadlines(clock)
+        self._background: set[asyncio.Task[Any]] = set()
+        self.counters = {"calls": 0, "tells": 0, "dropped": 0, "delayed": 0, "crashes": 0, "timeouts": 0}
+
+    # -- references and lookups ------------------------------------------------------------------------
+
+    def ref(self, name: str, *, source: str) -> ActorRef:
+        return ActorRef(self, name, source=source)
+
+    def has(self, name: str) -> bool:
+        return name in self._slots
+
+    def info(self) -> list[ActorInfo]:
+        return [
+            ActorInfo(name=s.name, host=self.host_id, state=s.visible_state(), restarts=s.restarts, reason=s.reason)
+            for s in self._slots.values()
+        ]
+
+    def instance(self, name: str) -> Actor | None:
+        """The live object behind ``name``, for tests and in-process inspection only."""
+        slot = self._slots.get(name)
+        return slot.instance if slot is not None else None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    async def spawn(self, name: str, cls: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Create and start ``name``; raises ``ActorExists`` for a live name, ``ActorCrashed`` if it fails to start."""
+        old = self._slots.get(name)
+        if old is not None and old.state not in (ActorState.DEAD, ActorState.STOPPED):
+            raise errors.ActorExists.named(name)
+        slot = self._slots[name] = _Slot(name, cls, args, kwargs)
+        error = await self._incarnate(slot)
+        if error is not None:
+            self._bury(slot, f"failed to start: {type(error).__name__}: {error}")
+            raise errors.ActorCrashed.named(name, "on_start", error) from error
+
+    async def stop(self, name: str) -> None:
+        """Graceful stop: no more messages, ``on_stop`` runs, the actor's tasks are cancelled."""
+        slot = self._slot(name)
+        if slot.state in (ActorState.DEAD, ActorState.STOPPED):
+            return
+        instance = slot.instance
+        slot.generation += 1
+        slot.transition(ActorState.STOPPED, "stopped")
+        if instance is not None:
+            try:
+                await instance.on_stop()
+            except Exception:
+                log.exception("actor %s raised in on_stop", name)
+        self._cancel_tasks(slot)
+
+    async def kill(self, name: str, *, reason: str = "killed") -> None:
+        """Abrupt death: no ``on_stop``; held and future messages fail with ``ActorDead``."""
+        self._bury(self._slot(name), reason)
+
+    async def restart(self, name: str) -> None:
+        """Kill (if alive) and start a fresh instance now, whatever the restart policy says."""
+        slot = self._slot(name)
+        self._cancel_tasks(slot)
+        slot.generation += 1
+        slot.restarts += 1
+        error = await self._incarnate(slot)
+        if error is not None:
+            self._crash(slot, "on_start", error)
+
+    def pause(self, name: str) -> None:
+        slot = self._slot(name)
+        slot.paused = True
+        slot.resumed.clear()
+        slot.transition(slot.state, slot.reason)
+
+    def resume(self, name: str) -> None:
+        slot = self._slot(name)
+        slot.paused = False
+        slot.resumed.set()
+        slot.transition(slot.state, slot.reason)
+
+    async def wait_resumed(self, name: str) -> None:
+        slot = self._slots.get(name)
+        if slot is not None and slot.paused:
+            await slot.resumed.wait()
+
+    async def shutdown(self) -> None:
+        for name, slot in list(self._slots.items()):
+            if slot.state not in (ActorState.DEAD, ActorState.STOPPED):
+                await self.stop(name)
+        for task in list(self._background):
+            task.cancel()
+
+    def lose_all(self, reason: str) -> list[str]:
+        """Every actor here dies at once (its host is gone); returns their names."""
+        names = [s.name for s in self._slots.values() if s.state not in (ActorState.DEAD, ActorState.STOPPED)]
+        for name in names:
+            self._bury(self._slots[name], reason)
+        return names
+
+    def start_task(self, name: str, coroutine: Coroutine[Any, Any, Any], *, name_hint: str = "") -> asyncio.Task[Any]:
+        slot = self._slot(name)
+        task = asyncio.get_running_loop().create_task(coroutine, name=f"{name}:{name_hint or 'task'}")
+        generation = slot.generation
+        slot.tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(slot, generation, t))
+        return task
+
+    # -- messages ----------------------------------------------------------------------------------------
+
+    async def call(
+        self,
+        source: str,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Any:
+        self.counters["calls"] += 1
+        timeout = self.call_timeout if timeout is None else timeout
+        task = asyncio.current_task()
+        assert task is not None, "ActorRef.call must be awaited inside a task"
+        ticket = self._deadlines.add(timeout, task)
+        try:
+            sender = self._slots.get(source)
+            if sender is not None and sender.paused:
+                await sender.resumed.wait()
+            if self.links:
+                verdict = self.links.verdict(source, target)
+                if verdict.drop:
+                    self.counters["dropped"] += 1
+                    await _forever()
+                if verdict.delay:
+                    self.counters["delayed"] += 1
+                    await self.clock.sleep(verdict.delay)
+            if target not in self._slots and self.router is not None:
+                host_id = self.router.locate(target)
+                if host_id is not None:
+                    return await self.router.call(host_id, source, target, method, args, kwargs)
+            reply = await self.deliver(source, target, method, args, kwargs)
+            if reply is _LOST:
+                await _forever()
+            return reply
+        except asyncio.CancelledError:
+            if ticket in self._deadlines.expired:
+                self._deadlines.expired.discard(ticket)
+                task.uncancel()
+                self.counters["timeouts"] += 1
+                raise errors.CallTimeout.named(target, method, timeout) from None
+            raise
+        finally:
+            self._deadlines.discard(timeout, ticket)
+
+    def tell(self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.counters["tells"] += 1
+        self._spawn_background(self._tell(source, target, method, args, kwargs))
+
+    async def _tell(self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        sender = self._slots.get(source)
+        if sender is not None and sender.paused:
+            await sender.resumed.wait()
+        if self.links:
+            verdict = self.links.verdict(source, target)
+            if verdict.drop:
+                self.counters["dropped"] += 1
+                return
+            if verdict.delay:
+                self.counters["delayed"] += 1
+                await self.clock.sleep(verdict.delay)
+        if target not in self._slots and self.router is not None:
+            host_id = self.router.locate(target)
+            if host_id is not None:
+                self.router.tell(host_id, source, target, method, args, kwargs)
+                return
+        try:
+            await self.deliver(source, target, method, args, kwargs)
+        except Exception as error:  # a tell has nobody to answer to: log it
+            log.warning("tell %s.%s from %s failed: %s", target, method, source, error)
+
+    async def deliver(
+        self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Run one message on a local actor and return its reply, or ``LOST`` if the reply is dropped."""
+        slot = self._slots.get(target)
+        if slot is None:
+            raise errors.UnknownActor.named(target)
+        while not slot.open:
+            if slot.state in (ActorState.DEAD, ActorState.STOPPED):
+                raise errors.ActorDead.named(target, slot.reason)
+            await slot.changed.wait()
+        instance = slot.instance
+        handler = getattr(instance, method, None) if method[:1] != "_" and method not in _RESERVED else None
+        if handler is None or not callable(handler):
+            raise errors.UnknownMethod.named(target, method)
+        generation = slot.generation
+        try:
+            reply = await handler(*args, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if slot.generation != generation:
+                raise errors.ActorDead.named(target, slot.reason) from None
+            if isinstance(error, slot.cls.expected_errors):
+                raise
+            self._crash(slot, method, error)
+            raise errors.ActorCrashed.named(target, method, error) from error
+        if slot.generation != generation:  # killed or restarted while handling: the reply never left
+            raise errors.ActorDead.named(target, slot.reason or "restarted")
+        if self.links:
+            verdict = self.links.verdict(target, source)
+            if verdict.drop:
+                self.counters["dropped"] += 1
+                return _LOST
+            if verdict.delay:
+                self.counters["delayed"] += 1
+                await self.clock.sleep(verdict.delay)
+        return reply
+
+    # -- supervision -------------------------------------------------------------------------------------
+
+    async def _incarnate(self, slot: _Slot) -> Exception | None:
+        """Build a fresh instance and start it; returns the exception if ``on_start`` failed."""
+        slot.restart_timer = None
+        slot.transition(ActorState.STARTING)
+        instance = slot.cls(*slot.args, **slot.kwargs)
+        instance.name = slot.name
+        instance.clock = self.clock
+        instance.rng = seeding.derive(self.seed, f"{slot.name}#{slot.restarts}")
+        instance._host = self
+        slot.instance = instance
+        generation = slot.generation
+        try:
+            await instance.on_start()
+        except Exception as error:
+            return error
+        if slot.generation != generation:
+            return None  # killed while starting; whoever killed it owns the slot now
+        slot.transition(ActorState.RUNNING)
+        if type(instance).run is not Actor.run:
+            self.start_task(slot.name, self._main(slot, instance), name_hint="run")
+        return None
+
+    async def _main(self, slot: _Slot, instance: Actor) -> None:
+        generation = slot.generation
+        await instance.run()
+        if slot.generation == generation and slot.cls.restart_policy is RestartPolicy.ALWAYS:
+            self._schedule_restart(slot, "run() returned")
+
+    def _task_done(self, slot: _Slot, generation: int, task: asyncio.Task[Any]) -> None:
+        slot.tasks.discard(task)
+        if task.cancelled() or slot.generation != generation:
+            return
+        error = task.exception()
+        if error is not None and isinstance(error, Exception):
+            self._crash(slot, task.get_name(), error)
+
+    def _crash(self, slot: _Slot, where: str, error: Exception) -> None:
+        self.counters["crashes"] += 1
+        log.error("actor %s crashed in %s: %s: %s", slot.name, where, type(error).__name__, error)
+        self._record(
+            FaultEvent(
+                time=self.clock.now(),
+                kind=FaultKind.CRASHED,
+                targets=(slot.name,),
+                params={"where": where, "error": f"{type(error).__name__}: {error}"},
+            )
+        )
+        policy = slot.cls.restart_policy
+        limit = slot.cls.max_restarts
+        if policy is RestartPolicy.NEVER or (limit is not None and slot.restarts >= limit):
+            self._bury(slot, f"crashed in {where}: {type(error).__name__}: {error}")
+            return
+        self._schedule_restart(slot, f"crashed in {where}")
+
+    def _schedule_restart(self, slot: _Slot, why: str) -> None:
+        now = self.clock.now()
+        slot.crashes = 1 if now - slot.last_crash > _CRASH_MEMORY else slot.crashes + 1
+        slot.last_crash = now
+        delay = 0.0 if slot.crashes == 1 else slot.cls.restart_backoff * 2 ** (slot.crashes - 2)
+        delay = min(delay, slot.cls.restart_backoff_max)
+        slot.generation += 1
+        self._cancel_tasks(slot)
+        slot.transition(ActorState.BACKOFF, why)
+        generation = slot.generation
+
+        def restart() -> None:
+            if slot.generation == generation:
+                self._spawn_background(self._restart_after_backoff(slot))
+
+        slot.restart_timer = self.clock.call_later(delay, restart)
+
+    async def _restart_after_backoff(self, slot: _Slot) -> None:
+        slot.restarts += 1
+        error = await self._incarnate(slot)
+        if error is not None:
+            self._crash(slot, "on_start", error)
+
+    def _bury(self, slot: _Slot, reason: str) -> None:
+        if slot.restart_timer is not None:
+            slot.restart_timer.cancel()
+            slot.restart_timer = None
+        slot.generation += 1
+        self._cancel_tasks(slot)
+        slot.transition(ActorState.DEAD, reason)
+        self._record(FaultEvent(time=self.clock.now(), kind=FaultKind.DIED, targets=(slot.name,), params={"reason": reason}))
+
+    def _cancel_tasks(self, slot: _Slot) -> None:
+        current = asyncio.current_task()
+        for task in list(slot.tasks):
+            if task is not current:
+                task.cancel()
+        slot.tasks.clear()
+
+    def _slot(self, name: str) -> _Slot:
+        slot = self._slots.get(name)
+        if slot is None:
+            raise errors.UnknownActor.named(name)
+        return slot
+
+    def _spawn_background(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+class _Lost:
+    """The reply was dropped by the fault layer: the caller waits out its deadline."""
+
+    __repr__ = lambda self: "LOST"  # noqa: E731
+
+
+_LOST: Any = _Lost()
+LOST = _LOST
+
+
+async def _forever() -> None:
+    await asyncio.get_running_loop().create_future()

@@ -1,0 +1,106 @@
+"""The wire format between hosts: msgpack, with frozen dataclasses, enums, tuples and errors intact.
+
+Only plain data crosses a host boundary. msgpack carries dicts, lists, strings, bytes, numbers, booleans and
+None natively; these extension types carry the rest so a message reads the same on both sides:
+
+- tuples (ext 1), so ``args`` stay tuples;
+- dataclass instances (ext 2): the class as ``module:qualname`` and the fields by name;
+- enum members (ext 3): the class and the value;
+- exceptions (ext 4): ``ActorError`` subclasses and the exception types a handler expects are rebuilt; any
+  other becomes ``RemoteError`` with the original type name and message.
+
+Classes are resolved by import, so both sides must run the same code; a host trusts its peers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import importlib
+from typing import Any
+
+import msgpack
+
+from actors.runtime import errors
+
+_TUPLE, _DATACLASS, _ENUM, _EXCEPTION = 1, 2, 3, 4
+
+
+def pack(obj: Any) -> bytes:
+    data: bytes = msgpack.packb(obj, default=_default, strict_types=True, use_bin_type=True)
+    return data
+
+
+def unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False, use_list=True)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return msgpack.ExtType(_TUPLE, pack(list(obj)))
+    if isinstance(obj, enum.Enum):
+        return msgpack.ExtType(_ENUM, pack([_path(type(obj)), obj.value]))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return msgpack.ExtType(_DATACLASS, pack([_path(type(obj)), fields]))
+    if isinstance(obj, BaseException):
+        return msgpack.ExtType(_EXCEPTION, pack(_exception_fields(obj)))
+    if isinstance(obj, dict):
+        return dict(obj)
+    if isinstance(obj, list | set | frozenset):
+        return list(obj)
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj)
+    raise TypeError(f"cannot send {type(obj).__name__} between hosts: only plain data and dataclasses travel")
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == _TUPLE:
+        return tuple(unpack(data))
+    if code == _ENUM:
+        path, value = unpack(data)
+        return _resolve(path)(value)
+    if code == _DATACLASS:
+        path, fields = unpack(data)
+        return _resolve(path)(**fields)
+    if code == _EXCEPTION:
+        return _rebuild_exception(unpack(data))
+    return msgpack.ExtType(code, data)
+
+
+def _exception_fields(error: BaseException) -> list[Any]:
+    if isinstance(error, errors.ActorError):
+        return [_path(type(error)), [error.actor, str(error)]]
+    if isinstance(error, errors.RemoteError):
+        return [_path(type(error)), [error.type_name, error.message]]
+    args = list(error.args) if all(isinstance(a, str | int | float | bool | None) for a in error.args) else [str(error)]
+    return [_path(type(error)), args]
+
+
+def _rebuild_exception(fields: list[Any]) -> BaseException:
+    path, args = fields
+    try:
+        cls = _resolve(path)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            return cls(*args)
+    except Exception:  # the type is unknown here, or its constructor wants other arguments
+        pass
+    return errors.RemoteError(path.rpartition(":")[2], " ".join(str(a) for a in args))
+
+
+def _path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(path: str) -> Any:
+    module, _, qualname = path.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target

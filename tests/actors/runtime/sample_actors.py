@@ -1,0 +1,75 @@
+"""Actors the runtime tests spawn; a module of their own so Ray hosts can import them by path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.runtime.actor import Actor, RestartPolicy
+
+
+class Echo(Actor):
+    """Answers what it is sent, counts calls, and can forward to another actor."""
+
+    def __init__(self, greeting: str = "hello") -> None:
+        self.greeting = greeting
+        self.seen: list[Any] = []
+
+    async def echo(self, value: Any) -> Any:
+        self.seen.append(value)
+        return value
+
+    async def greet(self, who: str) -> str:
+        return f"{self.greeting}, {who}"
+
+    async def count(self) -> int:
+        return len(self.seen)
+
+    async def forward(self, target: str, value: Any, timeout: float | None = None) -> Any:
+        ref = self.ref(target)
+        if timeout is not None:
+            ref = ref.options(timeout=timeout)
+        return await ref.call("echo", value)
+
+    async def ping_many(self, target: str, n: int) -> int:
+        ref = self.ref(target)
+        for i in range(n):
+            await ref.call("echo", i)
+        return n
+
+    async def hang(self) -> None:
+        await self.clock.sleep(10**9)
+
+    async def fail(self, message: str) -> None:
+        raise RuntimeError(message)
+
+    async def refuse(self, message: str) -> None:
+        raise KeyError(message)
+
+    async def draw(self) -> float:
+        return self.rng.random()
+
+
+class Picky(Echo):
+    """An actor whose KeyErrors are answers, not crashes."""
+
+    expected_errors = (KeyError,)
+
+
+class Fragile(Echo):
+    restart_policy = RestartPolicy.NEVER
+
+
+class Ticker(Actor):
+    """A main loop that ticks on the cluster clock (a kubelet's heartbeat, in miniature)."""
+
+    def __init__(self, period: float = 1.0) -> None:
+        self.period = period
+        self.ticks = 0
+
+    async def run(self) -> None:
+        while True:
+            await self.sleep(self.period)
+            self.ticks += 1
+
+    async def get_ticks(self) -> int:
+        return self.ticks
