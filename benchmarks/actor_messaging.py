@@ -59,7 +59,9 @@ class Pinger(Actor):
         }
 
 
-async def run_scenario(scenario: str, *, calls: int, concurrency: int, ray_address: str | None) -> dict[str, Any]:
+async def run_scenario(
+    scenario: str, *, calls: int, concurrency: int, ray_address: str | None
+) -> dict[str, Any]:
     system: ActorSystem
     if scenario == "local":
         system = create_system("local", SystemConfig(call_timeout=600))
@@ -88,7 +90,9 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
             calls = args.local_calls if scenario == "local" else args.ray_calls
             if scenario == "ray-cross-host-unbatched":
                 calls = min(calls, args.unbatched_calls)
-            row = await run_scenario(scenario, calls=calls, concurrency=concurrency, ray_address=args.ray_address)
+            row = await run_scenario(
+                scenario, calls=calls, concurrency=concurrency, ray_address=args.ray_address
+            )
             rows.append(row)
             print(
                 f"  {scenario:<26} concurrency {concurrency:>4}: {row['calls_per_s']:>10,.0f} calls/s",
@@ -98,7 +102,9 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser or argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 256], help="concurrent callers")
     parser.add_argument("--local-calls", type=int, default=400_000)
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
 
 
 if __name__ == "__main__":
-    # Re-import by module path: Ray hosts resolve the actor classes as benchmarks.actor_messaging:*, not __main__.
+    # Re-import by module path: Ray hosts resolve the actor classes by module, never as __main__.
     from benchmarks import actor_messaging
 
     raise SystemExit(actor_messaging.main())

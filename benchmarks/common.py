@@ -26,7 +26,12 @@ def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> N
         cells.append([_fmt(row.get(key)) for key, _ in columns])
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     for n, line in enumerate(cells):
-        print("  ".join(cell.rjust(w) if n and i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        print(
+            "  ".join(
+                cell.rjust(w) if n and i else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
 
 
 def write_json(path: str | None, benchmark: str, rows: list[dict[str, Any]], **extra: Any) -> None:
@@ -36,7 +41,11 @@ def write_json(path: str | None, benchmark: str, rows: list[dict[str, Any]], **e
     document = {
         "benchmark": benchmark,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "results": rows,
         **extra,
     }

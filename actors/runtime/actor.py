@@ -13,7 +13,8 @@ stop. A kill skips ``on_stop``. Supervision follows ``restart_policy`` with Kube
 - ``Never``: a crash leaves it dead.
 
 A crash is an exception that escapes ``run``, a task started with ``start_task``, or a handler, unless the
-exception's type is listed in ``expected_errors``: those are answers, passed to the caller untouched.
+exception's type is listed in ``expected_errors`` or is a runtime ``ActorError`` (a call of the handler's own
+that failed): those are answers, passed to the caller untouched.
 Restarts back off on the cluster clock (``restart_backoff`` doubling to ``restart_backoff_max``), and a
 fresh instance is built from the same constructor arguments: state lives in the store, not in the actor.
 

@@ -63,7 +63,12 @@ class Clock(abc.ABC):
             await asyncio.sleep(0)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        timer = self.call_later(delay, lambda: future.done() or future.set_result(None))
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = self.call_later(delay, wake)
         try:
             await future
         finally:
@@ -77,11 +82,18 @@ class Clock(abc.ABC):
         task = asyncio.ensure_future(awaitable)
         if task.done():
             return task.result()
-        timer = self.call_later(delay, lambda: task.done() or task.cancel())
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = self.call_later(delay, expire)
         try:
             return await task
         except asyncio.CancelledError:
-            if timer.cancelled or not task.cancelled():
+            if not expired:
                 raise  # we were cancelled from outside, not by the deadline
             raise TimeoutError(f"timed out after {delay:g}s of cluster time") from None
         finally:

@@ -55,7 +55,7 @@ class CallTimeout(ActorError, TimeoutError):
 
     @classmethod
     def named(cls, actor: str, method: str, timeout: float) -> CallTimeout:
-        return cls(actor, f'call {actor}.{method} got no reply within {timeout:g}s')
+        return cls(actor, f"call {actor}.{method} got no reply within {timeout:g}s")
 
 
 class ActorCrashed(ActorError):
@@ -63,7 +63,7 @@ class ActorCrashed(ActorError):
 
     @classmethod
     def named(cls, actor: str, method: str, cause: BaseException) -> ActorCrashed:
-        return cls(actor, f"actor \"{actor}\" crashed in {method}: {type(cause).__name__}: {cause}")
+        return cls(actor, f'actor "{actor}" crashed in {method}: {type(cause).__name__}: {cause}')
 
 
 class RemoteError(Exception):

@@ -179,7 +179,12 @@ class FaultEvent:
         return f"{self.time:.3f} {self.kind.value} {','.join(self.targets)} {extra}".rstrip()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"time": self.time, "kind": self.kind.value, "targets": list(self.targets), "params": self.params}
+        return {
+            "time": self.time,
+            "kind": self.kind.value,
+            "targets": list(self.targets),
+            "params": self.params,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultEvent:

@@ -47,11 +47,23 @@ class Router(Protocol):
         """The id of the host that runs ``name`` if it is not this one, else None."""
 
     async def call(
-        self, host_id: str, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        host_id: str,
+        source: str,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> Any: ...
 
     def tell(
-        self, host_id: str, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        host_id: str,
+        source: str,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None: ...
 
 
@@ -73,6 +85,7 @@ class _Slot:
         "cls",
         "crashes",
         "generation",
+        "inflight",
         "instance",
         "kwargs",
         "last_crash",
@@ -101,6 +114,7 @@ class _Slot:
         self.resumed.set()
         self.generation = 0
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.inflight: dict[asyncio.Task[Any], int] = {}
         self.crashes = 0
         self.last_crash = 0.0
         self.restarts = 0
@@ -141,6 +155,7 @@ class Host:
         self._record = record
         self._slots: dict[str, _Slot] = {}
         self._deadlines = Deadlines(clock)
+        self._interrupted: set[asyncio.Task[Any]] = set()  # handler tasks cancelled because their actor died
         self._background: set[asyncio.Task[Any]] = set()
         self.counters = {"calls": 0, "tells": 0, "dropped": 0, "delayed": 0, "crashes": 0, "timeouts": 0}
 
@@ -154,7 +169,9 @@ class Host:
 
     def info(self) -> list[ActorInfo]:
         return [
-            ActorInfo(name=s.name, host=self.host_id, state=s.visible_state(), restarts=s.restarts, reason=s.reason)
+            ActorInfo(
+                name=s.name, host=self.host_id, state=s.visible_state(), restarts=s.restarts, reason=s.reason
+            )
             for s in self._slots.values()
         ]
 
@@ -166,7 +183,10 @@ class Host:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def spawn(self, name: str, cls: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Create and start ``name``; raises ``ActorExists`` for a live name, ``ActorCrashed`` if it fails to start."""
+        """Create and start ``name``.
+
+        Raises ``ActorExists`` for a live name and ``ActorCrashed`` if it fails to start.
+        """
         old = self._slots.get(name)
         if old is not None and old.state not in (ActorState.DEAD, ActorState.STOPPED):
             raise errors.ActorExists.named(name)
@@ -236,7 +256,9 @@ class Host:
             self._bury(self._slots[name], reason)
         return names
 
-    def start_task(self, name: str, coroutine: Coroutine[Any, Any, Any], *, name_hint: str = "") -> asyncio.Task[Any]:
+    def start_task(
+        self, name: str, coroutine: Coroutine[Any, Any, Any], *, name_hint: str = ""
+    ) -> asyncio.Task[Any]:
         slot = self._slot(name)
         task = asyncio.get_running_loop().create_task(coroutine, name=f"{name}:{name_hint or 'task'}")
         generation = slot.generation
@@ -290,11 +312,15 @@ class Host:
         finally:
             self._deadlines.discard(timeout, ticket)
 
-    def tell(self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def tell(
+        self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         self.counters["tells"] += 1
         self._spawn_background(self._tell(source, target, method, args, kwargs))
 
-    async def _tell(self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    async def _tell(
+        self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         sender = self._slots.get(source)
         if sender is not None and sender.paused:
             await sender.resumed.wait()
@@ -332,17 +358,31 @@ class Host:
         if handler is None or not callable(handler):
             raise errors.UnknownMethod.named(target, method)
         generation = slot.generation
+        task = asyncio.current_task()
+        assert task is not None
+        inflight = slot.inflight
+        inflight[task] = inflight.get(task, 0) + 1
         try:
             reply = await handler(*args, **kwargs)
         except asyncio.CancelledError:
+            if slot.generation != generation and task in self._interrupted:
+                self._interrupted.discard(task)
+                task.uncancel()
+                raise errors.ActorDead.named(target, slot.reason or "restarted") from None
             raise
         except Exception as error:
             if slot.generation != generation:
                 raise errors.ActorDead.named(target, slot.reason) from None
-            if isinstance(error, slot.cls.expected_errors):
-                raise
+            if isinstance(error, (errors.ActorError, *slot.cls.expected_errors)):
+                raise  # an answer: the handler's own, or a failed call of its own passed on
             self._crash(slot, method, error)
             raise errors.ActorCrashed.named(target, method, error) from error
+        finally:
+            count = inflight.get(task, 0)
+            if count <= 1:
+                inflight.pop(task, None)
+            else:
+                inflight[task] = count - 1
         if slot.generation != generation:  # killed or restarted while handling: the reply never left
             raise errors.ActorDead.named(target, slot.reason or "restarted")
         if self.links:
@@ -441,14 +481,24 @@ class Host:
         slot.generation += 1
         self._cancel_tasks(slot)
         slot.transition(ActorState.DEAD, reason)
-        self._record(FaultEvent(time=self.clock.now(), kind=FaultKind.DIED, targets=(slot.name,), params={"reason": reason}))
+        self._record(
+            FaultEvent(
+                time=self.clock.now(), kind=FaultKind.DIED, targets=(slot.name,), params={"reason": reason}
+            )
+        )
 
     def _cancel_tasks(self, slot: _Slot) -> None:
+        """End an incarnation: its own tasks are cancelled, and calls it is handling fail with ActorDead."""
         current = asyncio.current_task()
         for task in list(slot.tasks):
             if task is not current:
                 task.cancel()
         slot.tasks.clear()
+        for task in list(slot.inflight):
+            if task is not current and not task.done():
+                self._interrupted.add(task)
+                task.cancel()
+        slot.inflight.clear()
 
     def _slot(self, name: str) -> _Slot:
         slot = self._slots.get(name)

@@ -3,7 +3,8 @@
 This module and nothing else in kubemu imports ``ray`` (Ray Serve's "all Ray API calls are made here").
 
 - ``RaySystem`` (the driver side) starts or joins Ray (``address=None`` starts a local Ray; ``"auto"`` or a
-  ``ray://``/``host:port`` address joins one; a ``ray.cluster_utils.Cluster``'s address works the same), creates
+  ``ray://``/``host:port`` address joins one; a ``ray.cluster_utils.Cluster``'s address works the same),
+  creates
   ``hosts`` host actors (``host_options[i]`` are Ray ``.options`` for host i: resources, scheduling strategy),
   and places actors on them: an explicit ``host=`` at spawn, else a stable hash of the name.
 - ``HostProcess`` (inside each Ray actor) wraps one ``Host`` and is its ``Router``: a message for an actor on
@@ -147,28 +148,40 @@ class HostProcess:
         return None if where == self.host_id else where
 
     async def call(
-        self, host_id: str, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        host_id: str,
+        source: str,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> Any:
         if host_id in self.lost:
             raise errors.ActorDead.named(target, _HOST_LOST)
         call_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = (host_id, future)
-        self._send(host_id, ("call", call_id, self.host_id, source, target, method, args, kwargs))
+        self._send(host_id, ["call", call_id, self.host_id, source, target, method, list(args), kwargs])
         try:
             return await future
         finally:
             self._pending.pop(call_id, None)
 
     def tell(
-        self, host_id: str, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        host_id: str,
+        source: str,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None:
         if host_id not in self.lost:
-            self._send(host_id, ("tell", 0, self.host_id, source, target, method, args, kwargs))
+            self._send(host_id, ["tell", 0, self.host_id, source, target, method, list(args), kwargs])
 
     # -- transport ---------------------------------------------------------------------------------------
 
-    def _send(self, host_id: str, message: tuple[Any, ...]) -> None:
+    def _send(self, host_id: str, message: list[Any]) -> None:
         if not self.batching:
             self._ship(host_id, [message])
             return
@@ -209,15 +222,16 @@ class HostProcess:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, message: tuple[Any, ...]) -> None:
+    async def _serve(self, message: list[Any]) -> None:
         kind, call_id, origin, source, target, method, args, kwargs = message
         try:
-            reply: tuple[Any, ...] = (True, await self.host.deliver(source, target, method, args, kwargs))
+            value = await self.host.deliver(source, target, method, tuple(args), kwargs)
         except Exception as error:
-            reply = (False, error)
-        if kind == "tell" or reply[1] is LOST:
+            if kind == "call":
+                self._send(origin, ["reply", call_id, False, error])
             return
-        self._send(origin, ("reply", call_id, *reply))
+        if kind == "call" and value is not LOST:
+            self._send(origin, ["reply", call_id, True, value])
 
 
 _RemoteHost = ray.remote(HostProcess)
@@ -245,12 +259,16 @@ class _DriverGateway:
         timeout: float | None,
     ) -> Any:
         handle = self._system._handle_for(target)
-        ok, value = wire.unpack(await handle.driver_call.remote(wire.pack((source, target, method, args, kwargs, timeout))))
+        ok, value = wire.unpack(
+            await handle.driver_call.remote(wire.pack((source, target, method, args, kwargs, timeout)))
+        )
         if not ok:
             raise value
         return value
 
-    def tell(self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def tell(
+        self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         self._system._handle_for(target).driver_tell.remote(wire.pack((source, target, method, args, kwargs)))
 
 
@@ -273,7 +291,7 @@ class RaySystem(ActorSystem):
         super().__init__(config)
         if hosts < 1:
             raise ValueError(f"hosts must be at least 1, got {hosts}")
-        self.clock = WallClock(time_scale=config.time_scale, epoch=config.epoch)
+        self.clock = self.wall_clock = WallClock(time_scale=config.time_scale, epoch=config.epoch)
         self.host_ids = [f"host-{i}" for i in range(hosts)]
         self.address = address
         self.num_cpus = num_cpus
@@ -303,15 +321,17 @@ class RaySystem(ActorSystem):
             self._started_ray = True
         config = {
             "time_scale": self.config.time_scale,
-            "epoch": self.clock.epoch,
+            "epoch": self.wall_clock.epoch,
             "seed": self.seed,
             "call_timeout": self.config.call_timeout,
         }
         for host_id, options in zip(self.host_ids, self.host_options, strict=True):
-            self._handles[host_id] = _RemoteHost.options(max_concurrency=100_000, num_cpus=0, **options).remote(
-                host_id, config, self.batching
-            )
-        await asyncio.gather(*(h.connect.remote(self._handles, self.host_ids) for h in self._handles.values()))
+            self._handles[host_id] = _RemoteHost.options(
+                max_concurrency=100_000, num_cpus=0, **options
+            ).remote(host_id, config, self.batching)
+        await asyncio.gather(
+            *(h.connect.remote(self._handles, self.host_ids) for h in self._handles.values())
+        )
         for host_id, handle in self._handles.items():
             self._watchers.append(asyncio.get_running_loop().create_task(self._watch(host_id, handle)))
 

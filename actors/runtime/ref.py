@@ -28,7 +28,9 @@ class Sender(Protocol):
         timeout: float | None,
     ) -> Any: ...
 
-    def tell(self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None: ...
+    def tell(
+        self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None: ...
 
 
 class ActorRef:

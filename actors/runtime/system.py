@@ -17,7 +17,6 @@ import abc
 import asyncio
 import dataclasses
 import itertools
-import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -112,6 +111,7 @@ class ActorSystem(abc.ABC):
     async def apply(self, event: FaultEvent) -> FaultEvent:
         """Carry out one fault now and record it (with the current cluster time); returns the record."""
         params = dict(event.params)
+        when, mark = self.clock.now(), len(self._log)  # the fault goes before what it causes
         if event.kind in LINK_KINDS:
             rule = LinkRule(
                 id=next(self._rule_ids),
@@ -142,11 +142,13 @@ class ActorSystem(abc.ABC):
                 await self._actor_fault(event.kind, name)
         else:
             raise ValueError(f"{event.kind} is observed, not injected")
-        record = FaultEvent(time=self.clock.now(), kind=event.kind, targets=event.targets, params=params)
-        self._log.append(record)
+        record = FaultEvent(time=when, kind=event.kind, targets=event.targets, params=params)
+        self._log.insert(mark, record)
         return record
 
-    async def drop(self, sources: Iterable[str], destinations: Iterable[str], probability: float = 1.0) -> int:
+    async def drop(
+        self, sources: Iterable[str], destinations: Iterable[str], probability: float = 1.0
+    ) -> int:
         """Lose messages from ``sources`` to ``destinations`` with ``probability``; returns the rule id."""
         return await self._link(FaultKind.DROP, sources, destinations, probability=probability)
 
@@ -212,7 +214,9 @@ class ActorSystem(abc.ABC):
     ) -> int:
         srcs, dsts = _names(sources), _names(destinations)
         params.update(sources=list(srcs), destinations=list(dsts))
-        record = await self.apply(FaultEvent(time=self.clock.now(), kind=kind, targets=srcs + dsts, params=params))
+        record = await self.apply(
+            FaultEvent(time=self.clock.now(), kind=kind, targets=srcs + dsts, params=params)
+        )
         return int(record.params["rule"])
 
     async def _actor(self, kind: FaultKind, name: str) -> None:
@@ -239,7 +243,3 @@ def _names(names: Iterable[str]) -> tuple[str, ...]:
     if isinstance(names, str):
         return (names,)
     return tuple(names)
-
-
-def wall_epoch() -> float:
-    return time.time()

@@ -78,7 +78,11 @@ def _exception_fields(error: BaseException) -> list[Any]:
         return [_path(type(error)), [error.actor, str(error)]]
     if isinstance(error, errors.RemoteError):
         return [_path(type(error)), [error.type_name, error.message]]
-    args = list(error.args) if all(isinstance(a, str | int | float | bool | None) for a in error.args) else [str(error)]
+    args = (
+        list(error.args)
+        if all(isinstance(a, str | int | float | bool | None) for a in error.args)
+        else [str(error)]
+    )
     return [_path(type(error)), args]
 
 

@@ -1,0 +1,69 @@
+"""The ``kubemu`` command line as a user meets it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import cluster
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["bench", "--help"]], ids=" ".join)
+def test_every_subcommand_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cluster.main(argv)
+    assert exit_.value.code == 0
+    assert "usage: kubemu" in capsys.readouterr().out
+
+
+def test_an_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cluster.main(["launch"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'launch'" in capsys.readouterr().err
+
+
+def test_the_demo_passes_its_checks_and_prints_a_timeline() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cluster", "demo", "--time-scale", "600", "--seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "node-1 NotReady" in done.stdout
+    assert "7/7 checks passed" in done.stdout
+
+
+def test_the_messaging_benchmark_prints_a_table_and_writes_json(tmp_path: object) -> None:
+    import json
+    import pathlib
+
+    out = pathlib.Path(str(tmp_path)) / "m.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cluster",
+            "bench",
+            "actor-messaging",
+            "--scenarios",
+            "local",
+            "--local-calls",
+            "2000",
+            "--concurrency",
+            "1",
+            "4",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "CALLS/S" in done.stdout
+    rows = json.loads(out.read_text())["results"]
+    assert [r["concurrency"] for r in rows] == [1, 4] and all(r["calls_per_s"] > 0 for r in rows)
