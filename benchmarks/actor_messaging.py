@@ -8,6 +8,8 @@ the driver is not measured):
 - ``ray-cross-host``: on two Ray hosts, batched msgpack transport;
 - ``ray-cross-host-unbatched``: the same with one Ray call per message.
 
+Each run lasts ``--seconds`` (after a short warm-up) at each ``--concurrency`` (concurrent callers).
+
 Run: ``python -m benchmarks.actor_messaging --out benchmarks/results/actor_messaging.json`` or
 ``kubemu bench actor-messaging``. Prints a table; ``--out`` also writes JSON.
 """
@@ -32,19 +34,21 @@ class Ponger(Actor):
 
 
 class Pinger(Actor):
-    async def load(self, target: str, calls: int, concurrency: int) -> dict[str, Any]:
-        """``calls`` calls at ``target`` from ``concurrency`` concurrent callers; wall-clock figures."""
+    async def load(self, target: str, seconds: float, concurrency: int) -> dict[str, Any]:
+        """Calls at ``target`` from ``concurrency`` concurrent callers for ``seconds``; wall-clock figures."""
         ref = self.ref(target)
         latencies: list[float] = []
-        per_worker = max(1, calls // concurrency)
         perf = time.perf_counter
+        stop = perf() + seconds
 
         async def worker() -> None:
             record = latencies.append
-            for i in range(per_worker):
+            i = 0
+            while perf() < stop:
                 began = perf()
                 await ref.call("ping", i)
                 record(perf() - began)
+                i += 1
 
         started = perf()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -60,7 +64,7 @@ class Pinger(Actor):
 
 
 async def run_scenario(
-    scenario: str, *, calls: int, concurrency: int, ray_address: str | None
+    scenario: str, *, seconds: float, concurrency: int, ray_address: str | None
 ) -> dict[str, Any]:
     system: ActorSystem
     if scenario == "local":
@@ -78,8 +82,8 @@ async def run_scenario(
     async with system:
         await system.spawn("ponger", Ponger, host=hosts[1])
         pinger = await system.spawn("pinger", Pinger, host=hosts[0])
-        await pinger.call("load", "ponger", min(calls, 2000), concurrency)  # warm up
-        result: dict[str, Any] = await pinger.call("load", "ponger", calls, concurrency)
+        await pinger.call("load", "ponger", min(seconds, 0.5), concurrency)  # warm up
+        result: dict[str, Any] = await pinger.call("load", "ponger", seconds, concurrency)
     return {"scenario": scenario, "concurrency": concurrency, **result}
 
 
@@ -87,11 +91,8 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for scenario in args.scenarios:
         for concurrency in args.concurrency:
-            calls = args.local_calls if scenario == "local" else args.ray_calls
-            if scenario == "ray-cross-host-unbatched":
-                calls = min(calls, args.unbatched_calls)
             row = await run_scenario(
-                scenario, calls=calls, concurrency=concurrency, ray_address=args.ray_address
+                scenario, seconds=args.seconds, concurrency=concurrency, ray_address=args.ray_address
             )
             rows.append(row)
             print(
@@ -106,10 +107,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 256], help="concurrent callers")
-    parser.add_argument("--local-calls", type=int, default=400_000)
-    parser.add_argument("--ray-calls", type=int, default=200_000)
-    parser.add_argument("--unbatched-calls", type=int, default=20_000)
+    parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 1024], help="concurrent callers")
+    parser.add_argument("--seconds", type=float, default=5.0, help="how long each run lasts (default 5)")
     parser.add_argument("--ray-address", default=None, help="join this Ray cluster instead of starting one")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     return parser

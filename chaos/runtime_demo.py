@@ -109,7 +109,7 @@ async def run(system: ActorSystem, *, nodes: int = 3, say: Callable[[str], None]
     say("")
     say("timeline (cluster seconds since start):")
     lines = [(t, f"{node} {state}") for t, node, state in report["transitions"]]
-    lines += [(e.time, f"fault {e.kind.value} {','.join(e.targets)}") for e in await system.events()]
+    lines += [(e.time, f"fault: {e.describe()}") for e in await system.events()]
     for at, text in sorted(lines, key=lambda line: line[0]):
         say(f"  {at - began:7.1f}  {text}")
 

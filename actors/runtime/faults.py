@@ -22,6 +22,7 @@ import dataclasses
 import enum
 import fnmatch
 import random
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -175,8 +176,34 @@ class FaultEvent:
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
-        extra = " ".join(f"{k}={v}" for k, v in sorted(self.params.items()) if k != "rule")
-        return f"{self.time:.3f} {self.kind.value} {','.join(self.targets)} {extra}".rstrip()
+        """One line, e.g. ``2026-01-01T00:00:05.000Z partition a <-> b (rule 1)``."""
+        stamp = (
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.time))
+            + f".{int(self.time * 1000) % 1000:03d}Z"
+        )
+        return f"{stamp} {self.describe()}"
+
+    def describe(self) -> str:
+        """The event without its time, e.g. ``kill kubelet/node-0``."""
+        p = self.params
+        if self.kind in LINK_KINDS:
+            arrow = "<->" if self.kind is FaultKind.PARTITION and not p.get("one_way") else "->"
+            what = f"{','.join(p.get('sources', []))} {arrow} {','.join(p.get('destinations', []))}"
+            if self.kind is FaultKind.DROP:
+                what += f" probability={p.get('probability', 1.0):g}"
+            if self.kind is FaultKind.DELAY:
+                what += f" delay={p.get('delay', 0.0):g}s jitter={p.get('jitter', 0.0):g}s"
+            if "rule" in p:
+                what += f" (rule {p['rule']})"
+        elif self.kind is FaultKind.HEAL:
+            what = f"rule {p['rule']}" if "rule" in p else "all"
+        elif self.kind is FaultKind.DIED:
+            what = f"{','.join(self.targets)} ({p.get('reason', '')})"
+        elif self.kind is FaultKind.CRASHED:
+            what = f"{','.join(self.targets)} in {p.get('where', '?')}: {p.get('error', '')}"
+        else:
+            what = ",".join(self.targets)
+        return f"{self.kind.value} {what}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -65,6 +65,7 @@ def test_bad_rules_are_refused(extra: dict[str, float], message: str) -> None:
 
 
 def test_an_event_prints_and_survives_a_dict_round_trip() -> None:
-    event = FaultEvent(time=12.5, kind=FaultKind.DELAY, targets=("a", "b"), params={"delay": 0.2, "rule": 4})
-    assert str(event) == "12.500 delay a,b delay=0.2"
+    params = {"sources": ["a"], "destinations": ["b"], "delay": 0.2, "rule": 4}
+    event = FaultEvent(time=1_767_225_612.5, kind=FaultKind.DELAY, targets=("a", "b"), params=params)
+    assert str(event) == "2026-01-01T00:00:12.500Z delay a -> b delay=0.2s jitter=0s (rule 4)"
     assert FaultEvent.from_dict(event.to_dict()) == event

@@ -206,4 +206,5 @@ async def test_every_injected_fault_is_recorded_with_time_kind_and_targets(syste
     ]
     assert events[0].targets == ("a", "b") and events[0].params["rule"] == rule
     assert all(e.time > 0 for e in events)
-    assert "partition a,b" in str(events[0])
+    assert str(events[0]).endswith(f"partition a <-> b (rule {rule})")
+    assert str(events[-1]).endswith(f"heal rule {rule}")
