@@ -259,9 +259,13 @@ class _DriverGateway:
         timeout: float | None,
     ) -> Any:
         handle = self._system._handle_for(target)
-        ok, value = wire.unpack(
-            await handle.driver_call.remote(wire.pack((source, target, method, args, kwargs, timeout)))
-        )
+        try:
+            reply = await handle.driver_call.remote(
+                wire.pack((source, target, method, args, kwargs, timeout))
+            )
+        except ray.exceptions.RayActorError:
+            raise errors.ActorDead.named(target, _HOST_LOST) from None
+        ok, value = wire.unpack(reply)
         if not ok:
             raise value
         return value

@@ -208,3 +208,27 @@ async def test_every_injected_fault_is_recorded_with_time_kind_and_targets(syste
     assert all(e.time > 0 for e in events)
     assert str(events[0]).endswith(f"partition a <-> b (rule {rule})")
     assert str(events[-1]).endswith(f"heal rule {rule}")
+
+
+async def test_a_scheduled_fault_happens_on_the_cluster_clock_and_heals(system: ActorSystem) -> None:
+    import asyncio
+
+    from actors.runtime.faults import FaultEvent
+
+    a_host, b_host = two_hosts(system)
+    a = await system.spawn("a", Echo, host=a_host)
+    await system.spawn("b", Echo, host=b_host)
+    now = system.clock.now()
+    cut = {"sources": ["a"], "destinations": ["b"]}
+    system.schedule(now + 0.5, FaultEvent(time=0, kind=FaultKind.PARTITION, targets=("a", "b"), params=cut))
+    assert await a.call("forward", "b", "before") == "before"
+    await asyncio.sleep(0.8)
+    with pytest.raises(errors.CallTimeout):
+        await a.call("forward", "b", "during", timeout=0.3)
+    [rule] = system.rules
+    system.schedule(system.clock.now() + 0.2, FaultEvent(time=0, kind=FaultKind.HEAL, targets=(), params={}))
+    await asyncio.sleep(0.5)
+    assert await a.call("forward", "b", "after") == "after"
+    kinds = [e.kind for e in await system.events()]
+    assert kinds == [FaultKind.PARTITION, FaultKind.HEAL]
+    assert rule.sources == ("a",)
