@@ -75,6 +75,16 @@ class Actor:
     async def run(self) -> None:
         """The actor's main loop, if it has one; runs as a task after ``on_start``."""
 
+    def on_pause(self) -> None:
+        """Called when the actor is paused; an actor with threads or sockets of its own freezes them here."""
+
+    def on_resume(self) -> None:
+        """Called when a paused actor resumes."""
+
+    def on_kill(self) -> None:
+        """Called when this incarnation dies abruptly (kill, crash, restart): release what a dead process
+        would lose (threads, sockets), with no graceful protocol."""
+
     def ref(self, name: str) -> ActorRef:
         """A reference to another actor whose messages leave from this one (so faults see the sender)."""
         return self._host.ref(name, source=self.name)

@@ -36,7 +36,9 @@ from actors.runtime.ref import ActorRef
 
 log = logging.getLogger("kubemu.runtime")
 
-_RESERVED = frozenset({"on_start", "on_stop", "run", "ref", "sleep", "start_task"})
+_RESERVED = frozenset(
+    {"on_start", "on_stop", "on_pause", "on_resume", "on_kill", "run", "ref", "sleep", "start_task"}
+)
 _CRASH_MEMORY = 60.0  # cluster seconds without a crash after which back-off starts over
 
 
@@ -209,7 +211,7 @@ class Host:
                 await instance.on_stop()
             except Exception:
                 log.exception("actor %s raised in on_stop", name)
-        self._cancel_tasks(slot)
+        self._cancel_tasks(slot, graceful=True)
 
     async def kill(self, name: str, *, reason: str = "killed") -> None:
         """Abrupt death: no ``on_stop``; held and future messages fail with ``ActorDead``."""
@@ -230,12 +232,14 @@ class Host:
         slot.paused = True
         slot.resumed.clear()
         slot.transition(slot.state, slot.reason)
+        _hook(slot, "on_pause")
 
     def resume(self, name: str) -> None:
         slot = self._slot(name)
         slot.paused = False
         slot.resumed.set()
         slot.transition(slot.state, slot.reason)
+        _hook(slot, "on_resume")
 
     async def wait_resumed(self, name: str) -> None:
         slot = self._slots.get(name)
@@ -487,8 +491,12 @@ class Host:
             )
         )
 
-    def _cancel_tasks(self, slot: _Slot) -> None:
-        """End an incarnation: its own tasks are cancelled, and calls it is handling fail with ActorDead."""
+    def _cancel_tasks(self, slot: _Slot, *, graceful: bool = False) -> None:
+        """End an incarnation: its tasks are cancelled, calls it is handling fail with ActorDead, and
+        (unless it stopped gracefully) ``on_kill`` lets it drop what a dead process would lose."""
+        if not graceful:
+            _hook(slot, "on_kill")
+        slot.instance = None
         current = asyncio.current_task()
         for task in list(slot.tasks):
             if task is not current:
@@ -520,6 +528,16 @@ class _Lost:
 
 _LOST: Any = _Lost()
 LOST = _LOST
+
+
+def _hook(slot: _Slot, name: str) -> None:
+    """Call a synchronous lifecycle hook of the live instance; a failing hook is logged, never raised."""
+    if slot.instance is None:
+        return
+    try:
+        getattr(slot.instance, name)()
+    except Exception:
+        log.exception("actor %s raised in %s", slot.name, name)
 
 
 async def _forever() -> None:

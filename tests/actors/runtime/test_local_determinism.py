@@ -130,3 +130,38 @@ async def test_a_killed_actor_mid_call_answers_actor_dead() -> None:
         await system.kill("echo")
         with pytest.raises(errors.ActorDead, match="killed"):
             await pending
+
+
+class Threaded(Echo):
+    """Stands for an actor with resources outside the loop (a Raft thread, sockets): it logs its hooks."""
+
+    log: list[str] = []
+
+    def on_pause(self) -> None:
+        Threaded.log.append("pause")
+
+    def on_resume(self) -> None:
+        Threaded.log.append("resume")
+
+    def on_kill(self) -> None:
+        Threaded.log.append("kill")
+
+    async def on_stop(self) -> None:
+        Threaded.log.append("stop")
+
+
+async def test_lifecycle_hooks_tell_an_actor_to_freeze_or_drop_its_own_resources() -> None:
+    Threaded.log.clear()
+    system = LocalSystem(SystemConfig(manual_clock=True))
+    async with system:
+        ref = await system.spawn("t", Threaded)
+        await system.pause("t")
+        await system.resume("t")
+        await system.kill("t")
+        await system.kill("t")  # a dead actor has nothing left to drop
+        await system.restart("t")
+        with pytest.raises(errors.ActorCrashed):
+            await ref.call("fail", "boom")  # a crash ends the incarnation like a kill
+        await system.clock.advance(1.0)
+        await system.stop("t")
+    assert Threaded.log == ["pause", "resume", "kill", "kill", "stop"]
