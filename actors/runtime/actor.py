@@ -29,6 +29,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actors.runtime.clock import Clock
+from actors.runtime.faults import Verdict
 
 if TYPE_CHECKING:
     import asyncio
@@ -88,6 +89,11 @@ class Actor:
     def ref(self, name: str) -> ActorRef:
         """A reference to another actor whose messages leave from this one (so faults see the sender)."""
         return self._host.ref(name, source=self.name)
+
+    def link_verdict(self, destination: str) -> Verdict:
+        """What the fault layer does to a message from this actor to ``destination``: for actors that also
+        talk to peers over sockets of their own (the store's Raft peer port), so faults reach that traffic."""
+        return self._host.links.verdict(self.name, destination)
 
     async def sleep(self, delay: float) -> None:
         """Sleep on the cluster clock; a paused actor stays asleep until resumed."""

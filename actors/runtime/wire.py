@@ -6,8 +6,9 @@ None natively; these extension types carry the rest so a message reads the same 
 - tuples (ext 1), so ``args`` stay tuples;
 - dataclass instances (ext 2): the class as ``module:qualname`` and the fields by name;
 - enum members (ext 3): the class and the value;
-- exceptions (ext 4): ``ActorError`` subclasses and the exception types a handler expects are rebuilt; any
-  other becomes ``RemoteError`` with the original type name and message.
+- exceptions (ext 4): rebuilt as the same type with the same ``args`` and plain attributes (so a store's
+  ``Compacted`` keeps its ``compact_revision``), without calling the constructor; a type this side cannot
+  import becomes ``RemoteError`` with the original type name and message.
 
 Classes are resolved by import, so both sides must run the same code; a host trusts its peers.
 """
@@ -74,27 +75,28 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 
 def _exception_fields(error: BaseException) -> list[Any]:
-    if isinstance(error, errors.ActorError):
-        return [_path(type(error)), [error.actor, str(error)]]
-    if isinstance(error, errors.RemoteError):
-        return [_path(type(error)), [error.type_name, error.message]]
-    args = (
-        list(error.args)
-        if all(isinstance(a, str | int | float | bool | None) for a in error.args)
-        else [str(error)]
-    )
-    return [_path(type(error)), args]
+    args = list(error.args) if all(_plain(a) for a in error.args) else [str(error)]
+    attrs = {k: v for k, v in getattr(error, "__dict__", {}).items() if _plain(v)}
+    return [_path(type(error)), args, attrs]
 
 
 def _rebuild_exception(fields: list[Any]) -> BaseException:
-    path, args = fields
+    """Rebuild without calling the constructor (whose signature may differ from ``args``)."""
+    path, args, attrs = fields
     try:
         cls = _resolve(path)
         if isinstance(cls, type) and issubclass(cls, BaseException):
-            return cls(*args)
-    except Exception:  # the type is unknown here, or its constructor wants other arguments
+            error: BaseException = cls.__new__(cls)
+            error.args = tuple(args)
+            error.__dict__.update(attrs)
+            return error
+    except Exception:  # the type is unknown here
         pass
     return errors.RemoteError(path.rpartition(":")[2], " ".join(str(a) for a in args))
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | bytes | None)
 
 
 def _path(cls: type) -> str:

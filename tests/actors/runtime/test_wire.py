@@ -68,3 +68,17 @@ def test_an_exception_that_cannot_be_rebuilt_becomes_remote_error() -> None:
 def test_objects_that_are_not_plain_data_are_refused_clearly() -> None:
     with pytest.raises(TypeError, match="cannot send object between hosts"):
         wire.pack({"x": object()})
+
+
+class Compacted(Exception):
+    """Shaped like the store's error: its constructor takes a revision, not its message."""
+
+    def __init__(self, compact_revision: int) -> None:
+        super().__init__("etcdserver: mvcc: required revision has been compacted")
+        self.compact_revision = compact_revision
+
+
+def test_an_exception_keeps_its_attributes_whatever_its_constructor_takes() -> None:
+    back = wire.unpack(wire.pack(Compacted(42)))
+    assert isinstance(back, Compacted) and back.compact_revision == 42
+    assert str(back) == "etcdserver: mvcc: required revision has been compacted"
