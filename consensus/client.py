@@ -1,0 +1,147 @@
+"""``StoreClient``: the store as the apiserver uses it, over the actor runtime (no HTTP on the hot path).
+
+It speaks to the store members by actor name and hides which one leads:
+
+- it sends to the member that answered last (Raft forwards a follower's proposals to the leader), and on a
+  failure that says the member is gone or has no leader it moves to the next member;
+- it retries with exponential back-off (25 ms doubling to 1 s, on the cluster clock) while the request's
+  deadline allows, but only where a retry cannot apply a write twice: a read is always retried, a write
+  only when the failure proves it was not committed (the member was dead or unknown, had no leader, or
+  refused it before it reached the log). A write whose outcome is unknown (timed out, leader changed
+  after it was sent) raises, as etcd's client does: the caller decides, typically by reading back.
+- Store refusals (``Compacted``, ``LeaseNotFound``, a failed compare) are answers: raised at once.
+
+``stats()`` counts requests, retries and member switches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from pysyncobj import FAIL_REASON
+
+from actors.runtime import errors as runtime_errors
+from actors.runtime.clock import Clock
+from actors.runtime.ref import ActorRef
+from consensus.member import RequestTimedOut
+from consensus.mvcc import types
+from consensus.raft import Diverged, ProposalFailed
+
+_NOT_COMMITTED = frozenset(
+    {FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER, FAIL_REASON.QUEUE_FULL, FAIL_REASON.DISCARDED}
+)
+
+
+class StoreUnavailable(Exception):
+    """No member could serve the request before its deadline; ``__cause__`` is the last failure."""
+
+
+@dataclasses.dataclass(slots=True)
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    switches: int = 0
+
+
+class StoreClient:
+    def __init__(
+        self,
+        *,
+        ref: Callable[[str], ActorRef],
+        members: list[str],
+        clock: Clock,
+        deadline: float = 15.0,
+        backoff: float = 0.025,
+        backoff_max: float = 1.0,
+    ) -> None:
+        if not members:
+            raise ValueError("a store client needs at least one member")
+        self._refs = [ref(name) for name in members]
+        self.members = list(members)
+        self.clock = clock
+        self.deadline = deadline
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self._current = 0
+        self.stats = ClientStats()
+
+    @property
+    def current_member(self) -> str:
+        return self.members[self._current]
+
+    async def range(self, request: types.RangeRequest, *, serializable: bool = False) -> types.RangeResponse:
+        response: types.RangeResponse = await self._call(
+            "range", request, serializable=serializable, read=True
+        )
+        return response
+
+    async def put(self, request: types.PutRequest) -> types.PutResponse:
+        response: types.PutResponse = await self._call("put", request)
+        return response
+
+    async def delete_range(self, request: types.DeleteRangeRequest) -> types.DeleteRangeResponse:
+        response: types.DeleteRangeResponse = await self._call("delete_range", request)
+        return response
+
+    async def txn(self, request: types.TxnRequest) -> types.TxnResponse:
+        read = all(isinstance(op, types.RangeRequest) for op in (*request.success, *request.failure))
+        response: types.TxnResponse = await self._call("txn", request, read=read)
+        return response
+
+    async def compact(self, revision: int) -> types.CompactionResponse:
+        response: types.CompactionResponse = await self._call(
+            "compact", types.CompactionRequest(revision=revision)
+        )
+        return response
+
+    async def lease_grant(self, ttl: int, lease_id: int = 0) -> types.LeaseGrantResponse:
+        response: types.LeaseGrantResponse = await self._call("lease_grant", ttl, lease_id)
+        return response
+
+    async def lease_revoke(self, lease_id: int) -> types.LeaseRevokeResponse:
+        response: types.LeaseRevokeResponse = await self._call("lease_revoke", lease_id)
+        return response
+
+    async def lease_keep_alive(self, lease_id: int) -> types.LeaseKeepAliveResponse:
+        response: types.LeaseKeepAliveResponse = await self._call("lease_keep_alive", lease_id, read=True)
+        return response
+
+    async def status(self) -> dict[str, Any]:
+        response: dict[str, Any] = await self._call("status", read=True)
+        return response
+
+    async def _call(self, method: str, *args: Any, read: bool = False, **kwargs: Any) -> Any:
+        """``read``: safe to repeat (a read, or a write that is idempotent: revoke, keep-alive)."""
+        self.stats.requests += 1
+        give_up = self.clock.now() + self.deadline
+        delay = self.backoff
+        while True:
+            ref = self._refs[self._current]
+            try:
+                return await ref.options(timeout=max(0.001, give_up - self.clock.now())).call(
+                    method, *args, **kwargs
+                )
+            except (runtime_errors.UnknownActor, runtime_errors.ActorDead, Diverged) as error:
+                last: Exception = error  # never reached the log: safe to send elsewhere
+            except ProposalFailed as error:
+                if error.reason not in _NOT_COMMITTED and not read:
+                    raise
+                last = error
+            except (RequestTimedOut, runtime_errors.CallTimeout) as error:
+                if not read:
+                    raise
+                last = error
+            if self.clock.now() + delay > give_up:
+                raise StoreUnavailable(
+                    f"no store member answered {method} within {self.deadline:g}s"
+                ) from last
+            self.stats.retries += 1
+            self._switch()
+            await self.clock.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    def _switch(self) -> None:
+        self._current = (self._current + 1) % len(self._refs)
+        self.stats.switches += 1

@@ -1,0 +1,383 @@
+"""``StoreMember``: one member of the replicated store, as an actor (``store-0``, ``store-1``, ...).
+
+It joins an ``MvccStore`` (the state machine) to a ``RaftMember`` (PySyncObj) and serves the store's
+operations to other actors: the apiserver, the client port, benchmarks. What it promises:
+
+- Writes (put, delete, txn, compaction, lease grant/revoke/keep-alive) are acknowledged only after a
+  majority committed them and this member applied them; the reply is what the state machine answered.
+  A write that cannot commit within ``request_timeout`` (wall seconds: Raft runs on wall time) fails with
+  ``RequestTimedOut`` ("etcdserver: request timed out"); its outcome is then unknown, as with etcd.
+- Reads are linearizable by default: they go through the log like writes, so a member cut off from the
+  majority (even one that still believes it leads) cannot answer them. ``serializable=True`` reads this
+  member's own state at once, possibly stale, as etcd's ``--consistency=s``.
+- Requests reaching a follower are forwarded to the leader by Raft; none is lost silently.
+- Everything proposed in one loop turn travels as one log entry (a batch), applied in order; each request
+  in it still takes its own revision. This is what makes the store fast: Raft's cost is per entry.
+- Leases expire on the cluster clock as the leader sees it: the leader proposes ``LeaseExpireRequest(now)``
+  and every member revokes the same leases at the same log position.
+- Watches: ``watch(...)`` streams every change to a key range from a start revision, in revision order,
+  without gaps or duplicates, to an actor (``tell``) or to an in-process queue (``subscribe``). A start
+  below the compaction point fails with ``Compacted``.
+- Pause freezes its peer traffic; kill and crash stop its Raft thread and sockets; a restart with the same
+  data directory replays its journal and catches up from the leader.
+
+The MVCC store is written by PySyncObj's thread (``apply``) and read by the loop (serializable reads,
+watches); a lock orders the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from actors.runtime import wire
+from actors.runtime.actor import Actor
+from consensus.mvcc import errors, types
+from consensus.mvcc.store import MvccStore
+from consensus.raft import Diverged, ProposalFailed, RaftConfig, RaftMember
+
+log = logging.getLogger("kubemu.consensus.member")
+
+_MAX_BATCH = 2048
+_LEASE_CHECK = 0.5  # cluster seconds between the leader's looks for expired leases
+
+
+class RequestTimedOut(Exception):
+    """No commit within the request timeout: the outcome is unknown (etcd's ``ErrTimeout``)."""
+
+    def __init__(self, message: str = "etcdserver: request timed out") -> None:
+        super().__init__(message)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MemberInfo:
+    """One member as ``/v3/cluster/member/list`` shows it."""
+
+    name: str
+    id: int
+    peer_url: str
+    client_url: str = ""
+
+
+@dataclasses.dataclass(slots=True)
+class _Watch:
+    id: int
+    key: bytes
+    range_end: bytes
+    next_revision: int
+    prev_kv: bool
+    deliver: Callable[[int, list[types.Event]], None]
+
+
+class _Machine:
+    """The state machine Raft feeds: a batch of requests in, a batch of results (or refusals) out."""
+
+    def __init__(self, store: MvccStore, lock: threading.Lock, on_applied: Callable[[], None]) -> None:
+        self.store = store
+        self.lock = lock
+        self.on_applied = on_applied
+
+    def apply(self, command: bytes) -> bytes:
+        results: list[Any] = []
+        with self.lock:
+            for request in wire.unpack(command):
+                try:
+                    results.append(self.store.apply(request))
+                except errors.StoreError as error:
+                    results.append(error)
+        self.on_applied()
+        return wire.pack(results)
+
+    def snapshot(self) -> bytes:
+        with self.lock:
+            return self.store.snapshot()
+
+    def restore(self, data: bytes) -> None:
+        with self.lock:
+            self.store.restore(data)
+
+
+class StoreMember(Actor):
+    """See the module docstring. ``members`` lists every member, this one included, in order."""
+
+    expected_errors = (errors.StoreError, RequestTimedOut, ProposalFailed, Diverged)
+
+    def __init__(
+        self,
+        *,
+        members: list[MemberInfo],
+        raft: RaftConfig | None = None,
+        request_timeout: float = 5.0,
+    ) -> None:
+        self.members = list(members)
+        self.raft_config = raft or RaftConfig()
+        self.request_timeout = request_timeout
+        self.store = MvccStore()
+        self._lock = threading.Lock()
+        self._raft: RaftMember | None = None
+        self._queue: list[tuple[types.Request, asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
+        self._watches: dict[int, _Watch] = {}
+        self._watch_ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.counters = {"proposals": 0, "requests": 0, "watch_events": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        me = self._me()
+        self._loop = asyncio.get_running_loop()
+        peers = {m.name: m.peer_url for m in self.members if m.name != self.name}
+        machine = _Machine(self.store, self._lock, self._applied_from_raft_thread)
+        self._raft = RaftMember(
+            name=self.name,
+            peer_address=me.peer_url,
+            peers=peers,
+            machine=machine,
+            config=self.raft_config,
+            verdict=self._peer_verdict,
+        )
+
+    async def on_stop(self) -> None:
+        self._end_raft()
+
+    def on_kill(self) -> None:
+        self._end_raft()
+
+    def on_pause(self) -> None:
+        if self._raft is not None:
+            self._raft.freeze(True)
+
+    def on_resume(self) -> None:
+        if self._raft is not None:
+            self._raft.freeze(False)
+
+    async def run(self) -> None:
+        """The leader's lease clock: expired leases are revoked through the log."""
+        while True:
+            await self.sleep(_LEASE_CHECK)
+            raft = self._raft
+            if raft is None or not raft.is_leader:
+                continue
+            now = self.clock.now()
+            with self._lock:
+                expired = self.store.expired_leases(now)
+            if expired:
+                try:
+                    await self._submit(types.LeaseExpireRequest(now=now))
+                except (RequestTimedOut, ProposalFailed) as error:
+                    log.info("%s: lease expiry not committed yet: %s", self.name, error)
+
+    # -- the store's operations --------------------------------------------------------------------------
+
+    async def range(self, request: types.RangeRequest, serializable: bool = False) -> types.RangeResponse:
+        if serializable:
+            with self._lock:
+                return self.store.range(request)
+        response: types.RangeResponse = await self._submit(request)
+        return response
+
+    async def put(self, request: types.PutRequest) -> types.PutResponse:
+        response: types.PutResponse = await self._submit(request)
+        return response
+
+    async def delete_range(self, request: types.DeleteRangeRequest) -> types.DeleteRangeResponse:
+        response: types.DeleteRangeResponse = await self._submit(request)
+        return response
+
+    async def txn(self, request: types.TxnRequest) -> types.TxnResponse:
+        response: types.TxnResponse = await self._submit(request)
+        return response
+
+    async def compact(self, request: types.CompactionRequest) -> types.CompactionResponse:
+        response: types.CompactionResponse = await self._submit(request)
+        return response
+
+    async def lease_grant(self, ttl: int, id: int = 0) -> types.LeaseGrantResponse:
+        request = types.LeaseGrantRequest(ttl=ttl, id=id, now=self.clock.now())
+        response: types.LeaseGrantResponse = await self._submit(request)
+        return response
+
+    async def lease_revoke(self, id: int) -> types.LeaseRevokeResponse:
+        response: types.LeaseRevokeResponse = await self._submit(types.LeaseRevokeRequest(id=id))
+        return response
+
+    async def lease_keep_alive(self, id: int) -> types.LeaseKeepAliveResponse:
+        request = types.LeaseKeepAliveRequest(id=id, now=self.clock.now())
+        response: types.LeaseKeepAliveResponse = await self._submit(request)
+        return response
+
+    async def lease_time_to_live(self, id: int, keys: bool = False) -> types.LeaseTimeToLiveResponse:
+        request = types.LeaseTimeToLiveRequest(id=id, now=self.clock.now(), keys=keys)
+        response: types.LeaseTimeToLiveResponse = await self._submit(request)
+        return response
+
+    async def lease_leases(self) -> types.LeaseLeasesResponse:
+        response: types.LeaseLeasesResponse = await self._submit(types.LeaseLeasesRequest())
+        return response
+
+    async def status(self) -> dict[str, Any]:
+        """The member's view: Raft state and the store's revision (``/v3/maintenance/status``)."""
+        raft = self._raft
+        with self._lock:
+            stats = self.store.stats()
+        return {
+            **(raft.status() if raft is not None else {"name": self.name}),
+            "revision": stats.revision,
+            "compact_revision": stats.compact_revision,
+            "keys": stats.keys,
+            **self.counters,
+        }
+
+    async def member_list(self) -> list[MemberInfo]:
+        return list(self.members)
+
+    # -- watches -----------------------------------------------------------------------------------------
+
+    async def watch(
+        self,
+        key: bytes,
+        range_end: bytes = b"",
+        start_revision: int = 0,
+        *,
+        watcher: str,
+        method: str,
+        prev_kv: bool = False,
+    ) -> int:
+        """Stream changes to ``watcher``: ``tell(method, watch_id, events)`` per applied batch."""
+        ref = self.ref(watcher)
+        return self.subscribe(
+            key, range_end, start_revision, prev_kv=prev_kv, deliver=lambda i, e: ref.tell(method, i, e)
+        )
+
+    async def cancel_watch(self, watch_id: int) -> bool:
+        return self._watches.pop(watch_id, None) is not None
+
+    def subscribe(
+        self,
+        key: bytes,
+        range_end: bytes,
+        start_revision: int,
+        *,
+        prev_kv: bool,
+        deliver: Callable[[int, list[types.Event]], None],
+    ) -> int:
+        """In-process watch (the client port uses it): ``deliver(watch_id, events)`` on this loop.
+
+        ``start_revision`` 0 means "from the next change". Raises ``Compacted`` below the compaction point.
+        """
+        with self._lock:
+            current = self.store.revision
+            start = current + 1 if start_revision <= 0 else start_revision
+            backlog = self.store.events_since(start, key=key, range_end=range_end or key + b"\0")
+        watch = _Watch(
+            id=next(self._watch_ids),
+            key=key,
+            range_end=range_end or key + b"\0",
+            next_revision=max(start, current + 1),
+            prev_kv=prev_kv,
+            deliver=deliver,
+        )
+        self._watches[watch.id] = watch
+        if backlog:
+            self._send(watch, backlog)
+        return watch.id
+
+    def unsubscribe(self, watch_id: int) -> None:
+        self._watches.pop(watch_id, None)
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    async def _submit(self, request: types.Request) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((request, future))
+        self.counters["requests"] += 1
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        try:
+            return await asyncio.wait_for(future, self.request_timeout)
+        except TimeoutError:
+            raise RequestTimedOut() from None
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        raft = self._raft
+        while self._queue:
+            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+            if raft is None:
+                _fail(batch, Diverged(f"{self.name} is not running"))
+                continue
+            self.counters["proposals"] += 1
+            proposal = raft.propose(wire.pack([request for request, _ in batch]))
+            proposal.add_done_callback(lambda done, batch=batch: _settle(batch, done))  # type: ignore[misc]
+
+    def _applied_from_raft_thread(self) -> None:
+        loop = self._loop
+        if loop is not None and self._watches:
+            loop.call_soon_threadsafe(self._dispatch_watches)
+
+    def _dispatch_watches(self) -> None:
+        for watch in list(self._watches.values()):
+            with self._lock:
+                if watch.next_revision > self.store.revision:
+                    continue
+                try:
+                    events = self.store.events_since(
+                        watch.next_revision, key=watch.key, range_end=watch.range_end
+                    )
+                except errors.Compacted:
+                    log.warning("%s: watch %d fell behind compaction; cancelled", self.name, watch.id)
+                    self._watches.pop(watch.id, None)
+                    continue
+                watch.next_revision = self.store.revision + 1
+            if events:
+                self._send(watch, events)
+
+    def _send(self, watch: _Watch, events: list[types.Event]) -> None:
+        if not watch.prev_kv:
+            events = [dataclasses.replace(e, prev_kv=None) if e.prev_kv is not None else e for e in events]
+        self.counters["watch_events"] += len(events)
+        watch.next_revision = max(watch.next_revision, events[-1].kv.mod_revision + 1)
+        watch.deliver(watch.id, events)
+
+    def _peer_verdict(self, peer: str) -> tuple[bool, float]:
+        verdict = self.link_verdict(peer)
+        return verdict.drop, verdict.delay
+
+    def _me(self) -> MemberInfo:
+        for member in self.members:
+            if member.name == self.name:
+                return member
+        raise ValueError(f"{self.name} is not among the members {[m.name for m in self.members]}")
+
+    def _end_raft(self) -> None:
+        raft, self._raft = self._raft, None
+        if raft is not None:
+            raft.destroy()
+
+
+def _settle(batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[bytes]) -> None:
+    error = done.exception()
+    if error is not None:
+        _fail(batch, error)
+        return
+    for (_, future), result in zip(batch, wire.unpack(done.result()), strict=True):
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+def _fail(batch: list[tuple[types.Request, asyncio.Future[Any]]], error: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)

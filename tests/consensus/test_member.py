@@ -1,0 +1,214 @@
+"""Three store members as actors: replicated writes, linearizable reads, faults, leases and watches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from actors.runtime.actor import Actor
+from actors.runtime.local import LocalSystem
+from actors.runtime.system import SystemConfig
+from consensus.member import MemberInfo, RequestTimedOut, StoreMember
+from consensus.mvcc import errors, types
+from consensus.raft import ProposalFailed, RaftConfig
+from tests.consensus.test_raft import free_ports
+
+NAMES = ["store-0", "store-1", "store-2"]
+
+
+class Watcher(Actor):
+    """Collects what a watch streams to it."""
+
+    def __init__(self) -> None:
+        self.events: list[types.Event] = []
+
+    async def on_events(self, watch_id: int, events: list[types.Event]) -> None:
+        self.events.extend(events)
+
+
+async def spawn_store(system: LocalSystem, data_root: str | None = None) -> list[MemberInfo]:
+    members = [
+        MemberInfo(name=n, id=i + 1, peer_url=f"127.0.0.1:{p}")
+        for i, (n, p) in enumerate(zip(NAMES, free_ports(3), strict=True))
+    ]
+    for member in members:
+        raft = RaftConfig(peer_secret="secret", data_dir=f"{data_root}/{member.name}" if data_root else None)
+        await system.spawn(member.name, StoreMember, kwargs={"members": members, "raft": raft})
+    return members
+
+
+async def leader_of(system: LocalSystem, among: list[str] = NAMES, within: float = 5.0) -> str:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        leaders = []
+        for name in among:
+            status = await system.ref(name).call("status")
+            if status.get("leader") == name:
+                leaders.append(name)
+        if len(leaders) == 1:
+            return leaders[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no leader among {among}")
+
+
+@pytest.fixture
+async def system(tmp_path: Any) -> AsyncIterator[LocalSystem]:
+    system = LocalSystem(SystemConfig(seed=3, time_scale=10.0, call_timeout=300.0))
+    async with system:
+        await spawn_store(system, str(tmp_path))
+        await leader_of(system)
+        yield system
+
+
+def put(key: bytes, value: bytes, **extra: Any) -> types.PutRequest:
+    return types.PutRequest(key=key, value=value, **extra)
+
+
+async def test_a_write_to_any_member_is_read_back_from_every_member(system: LocalSystem) -> None:
+    first = await system.ref("store-1").call("put", put(b"/registry/pods/default/a", b"v1"))
+    second = await system.ref("store-2").call("put", put(b"/registry/pods/default/b", b"v2"))
+    assert second.revision == first.revision + 1
+    for name in NAMES:
+        got = await system.ref(name).call(
+            "range", types.RangeRequest(key=b"/registry/pods/", range_end=b"/registry/pods0")
+        )
+        assert [kv.value for kv in got.kvs] == [b"v1", b"v2"] and got.revision == second.revision
+
+
+async def test_concurrent_writes_share_log_entries_but_each_takes_its_own_revision(
+    system: LocalSystem,
+) -> None:
+    member = system.ref("store-0")
+    replies = await asyncio.gather(*(member.call("put", put(b"k%d" % i, b"x")) for i in range(300)))
+    assert sorted(r.revision for r in replies) == list(range(2, 302))
+    status = await member.call("status")
+    assert status["proposals"] < 300  # batched
+
+
+async def test_refusals_come_back_typed_and_change_nothing(system: LocalSystem) -> None:
+    with pytest.raises(errors.LeaseNotFound, match="requested lease not found"):
+        await system.ref("store-0").call("put", put(b"a", b"b", lease=12345))
+    got = await system.ref("store-1").call("range", types.RangeRequest(key=b"a"))
+    assert got.kvs == () and got.revision == 1
+
+
+async def test_killing_the_leader_under_load_loses_no_acknowledged_write(system: LocalSystem) -> None:
+    leader = await leader_of(system)
+    others = [n for n in NAMES if n != leader]
+    acknowledged: list[bytes] = []
+
+    async def writer(i: int) -> None:
+        for j in range(40):
+            key = b"w-%d-%d" % (i, j)
+            try:
+                await system.ref(others[i % 2]).call("put", put(key, b"v"))
+                acknowledged.append(key)
+            except (RequestTimedOut, ProposalFailed):
+                pass
+
+    load = asyncio.gather(*(writer(i) for i in range(8)))
+    await asyncio.sleep(0.3)
+    await system.kill(leader)
+    killed = time.monotonic()
+    new_leader = await leader_of(system, others, within=4.0)
+    elected_after = time.monotonic() - killed
+    await load
+    got = await system.ref(new_leader).call("range", types.RangeRequest(key=b"w-", range_end=b"w."))
+    stored = {kv.key for kv in got.kvs}
+    assert set(acknowledged) <= stored
+    assert elected_after < 2.5  # the issue's goal is 2 s; the status polling here adds a little
+
+
+async def test_a_partitioned_leader_serves_no_linearizable_read_and_the_majority_goes_on(
+    system: LocalSystem,
+) -> None:
+    leader = await leader_of(system)
+    others = [n for n in NAMES if n != leader]
+    await system.ref(leader).call("put", put(b"x", b"1"))
+    await system.partition([leader], others)
+    with pytest.raises((RequestTimedOut, ProposalFailed)):
+        await system.ref(leader).call("range", types.RangeRequest(key=b"x"))
+    new_leader = await leader_of(system, others)
+    await system.ref(new_leader).call("put", put(b"x", b"2"))
+    stale = await system.ref(leader).call("range", types.RangeRequest(key=b"x"), serializable=True)
+    assert stale.kvs[0].value == b"1"  # a serializable read may be stale, as etcd's
+    await system.heal()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        caught_up = await system.ref(leader).call("range", types.RangeRequest(key=b"x"), serializable=True)
+        if caught_up.kvs[0].value == b"2":
+            break
+        await asyncio.sleep(0.05)
+    assert caught_up.kvs[0].value == b"2"
+
+
+async def test_a_write_without_quorum_times_out_and_is_never_acknowledged(system: LocalSystem) -> None:
+    leader = await leader_of(system)
+    others = [n for n in NAMES if n != leader]
+    for name in others:
+        await system.kill(name)
+    with pytest.raises((RequestTimedOut, ProposalFailed)):
+        await system.ref(leader).call("put", put(b"lost", b"?"))
+
+
+async def test_a_lease_expires_on_the_cluster_clock_on_every_member_at_once(system: LocalSystem) -> None:
+    member = system.ref("store-1")
+    grant = await member.call("lease_grant", 3)
+    await member.call("put", put(b"/registry/leases/node-1", b"hb", lease=grant.id))
+    await system.clock.sleep(6.0)  # cluster seconds: 0.6 s of wall time at time scale 10
+    revisions = set()
+    for name in NAMES:
+        got = await system.ref(name).call("range", types.RangeRequest(key=b"/registry/leases/node-1"))
+        assert got.kvs == ()
+        revisions.add(got.revision)
+    assert len(revisions) == 1
+    with pytest.raises(errors.LeaseNotFound):
+        await member.call("lease_keep_alive", grant.id)
+
+
+async def test_a_watch_streams_every_change_in_order_and_resumes_after_its_member_dies(
+    system: LocalSystem,
+) -> None:
+    await system.spawn("watcher", Watcher)
+    first = await system.ref("store-0").call("put", put(b"/w/a", b"1"))
+    await system.ref("store-0").call(
+        "watch", b"/w/", b"/w0", first.revision, watcher="watcher", method="on_events"
+    )
+    for i in range(2, 6):
+        await system.ref("store-1").call("put", put(b"/w/a", b"%d" % i))
+    await system.ref("store-1").call("delete_range", types.DeleteRangeRequest(key=b"/w/a"))
+    await asyncio.sleep(0.2)
+    seen = system.instance("watcher").events  # type: ignore[union-attr]
+    assert [e.kv.mod_revision for e in seen] == list(range(first.revision, first.revision + 6))
+    assert seen[-1].type is types.EventType.DELETE
+    # the member dies; the watcher resumes on another from the next revision: no gap, no duplicate
+    await system.kill("store-0")
+    await leader_of(system, ["store-1", "store-2"])  # store-0 may have led
+    await system.ref("store-1").call("put", put(b"/w/b", b"after"))
+    await system.ref("store-2").call(
+        "watch", b"/w/", b"/w0", seen[-1].kv.mod_revision + 1, watcher="watcher", method="on_events"
+    )
+    await asyncio.sleep(0.2)
+    revisions = [e.kv.mod_revision for e in system.instance("watcher").events]  # type: ignore[union-attr]
+    assert revisions == list(range(first.revision, first.revision + 7))
+
+
+async def test_a_restarted_member_replays_its_journal_and_catches_up(system: LocalSystem) -> None:
+    await system.ref("store-0").call("put", put(b"a", b"1"))
+    await system.kill("store-2")
+    await leader_of(system, ["store-0", "store-1"])  # store-2 may have been the leader
+    await system.ref("store-0").call("put", put(b"b", b"2"))
+    await system.restart("store-2")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        got = await system.ref("store-2").call(
+            "range", types.RangeRequest(key=b"a", range_end=b"c"), serializable=True
+        )
+        if len(got.kvs) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [kv.value for kv in got.kvs] == [b"1", b"2"]
