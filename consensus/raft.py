@@ -188,6 +188,7 @@ class RaftMember:
             autoTick=True,
             autoTickPeriod=config.tick_period,
             appendEntriesPeriod=config.heartbeat_period,
+            appendEntriesUseBatch=False,  # send each batch of ours at once: commit latency is one round trip
             raftMinTimeout=config.election_timeout_min,
             raftMaxTimeout=config.election_timeout_max,
             leaderFallbackTimeout=config.election_timeout_max,
