@@ -1,0 +1,273 @@
+"""The store: puts per second and latency through the client port, kubemu against a real etcd, side by side.
+
+For each target the same load generator (Debian's ``wrk``, with a Lua script that POSTs 256-byte values
+under distinct keys to ``/v3/kv/put``, the etcd v3 JSON API) runs at 1, 16 and 256 connections:
+
+- ``etcd-3``: a real etcd 3.4 (Debian's ``etcd-server``) as 3 members on loopback, data on tmpfs;
+- ``kubemu-1`` and ``kubemu-3``: ``kubemu store --members N --insecure``, data on tmpfs.
+
+Both serve plain HTTP here (wrk presents no client certificates); kubemu's TLS is the default elsewhere.
+Then the internal path: writes per second through ``StoreMember`` actor calls (no HTTP) with 3 members.
+Prints a table with the ratio kubemu/etcd, and writes JSON with ``--out``.
+
+``etcd-server`` and ``wrk`` are installed with apt-get when missing (the benchmark's setup; root needed).
+Run: ``python -m benchmarks.store --out benchmarks/results/store.json`` or ``kubemu bench store``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from benchmarks.common import percentile, print_table, write_json
+
+WRK_SCRIPT = r"""
+counter = 0
+local value = string.rep("A", 340) -- 340 base64 characters: 255 bytes
+request = function()
+  counter = counter + 1
+  local key = string.format("a2V5%016d", counter)
+  local body = '{"key":"' .. key .. '","value":"' .. value .. '"}'
+  return wrk.format("POST", "/v3/kv/put", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def ensure_tools() -> None:
+    missing = [pkg for tool, pkg in (("etcd", "etcd-server"), ("wrk", "wrk")) if shutil.which(tool) is None]
+    if not missing:
+        return
+    print(f"installing {' '.join(missing)} with apt-get (benchmark setup)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def wait_healthy(url: str, *, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        done = subprocess.run(["curl", "-sf", f"{url}/health"], capture_output=True, text=True)
+        if done.returncode == 0 and '"true"' in done.stdout:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become healthy within {within:g}s")
+
+
+def start_etcd(tmp: str) -> tuple[list[subprocess.Popen[bytes]], str]:
+    clients, peers = free_ports(3), free_ports(3)
+    cluster = ",".join(f"e{i}=http://127.0.0.1:{peers[i]}" for i in range(3))
+    processes = []
+    for i in range(3):
+        processes.append(
+            subprocess.Popen(
+                [
+                    "etcd",
+                    f"--name=e{i}",
+                    f"--data-dir={tmp}/etcd-{i}",
+                    f"--listen-client-urls=http://127.0.0.1:{clients[i]}",
+                    f"--advertise-client-urls=http://127.0.0.1:{clients[i]}",
+                    f"--listen-peer-urls=http://127.0.0.1:{peers[i]}",
+                    f"--initial-advertise-peer-urls=http://127.0.0.1:{peers[i]}",
+                    f"--initial-cluster={cluster}",
+                    "--initial-cluster-state=new",
+                    "--log-level=error",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    url = f"http://127.0.0.1:{clients[0]}"
+    wait_healthy(url)
+    return processes, url
+
+
+def start_kubemu(tmp: str, members: int) -> tuple[list[subprocess.Popen[bytes]], str]:
+    client, peer = free_ports(2)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cluster",
+            "store",
+            f"--members={members}",
+            f"--client-port={client}",
+            f"--peer-port={peer + 100}",
+            "--insecure",
+            f"--data-dir={tmp}/kubemu-{members}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{client}"
+    wait_healthy(url)
+    return [process], url
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for p in processes:
+        p.send_signal(signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_wrk(url: str, connections: int, seconds: float, script: str) -> dict[str, Any]:
+    threads = min(2, connections)
+    done = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", script, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return parse_wrk(done.stdout)
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests/s, p50 and p99 (ms), and non-2xx answers, from ``wrk --latency`` output."""
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    result: dict[str, Any] = {"puts_per_s": rate, "errors": 0}
+    for name, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
+        match = re.search(rf"^\s+{re.escape(name)}\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if match:
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+            result[key] = float(match.group(1)) * scale
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if bad:
+        result["errors"] = int(bad.group(1))
+    return result
+
+
+async def internal_path(seconds: float, concurrency: int) -> dict[str, Any]:
+    """Writes/s through StoreMember actor calls, 3 members in this process."""
+    from actors.runtime.local import LocalSystem
+    from actors.runtime.system import SystemConfig
+    from consensus.member import MemberInfo, StoreMember
+    from consensus.mvcc import types
+    from consensus.raft import RaftConfig
+
+    system = LocalSystem(SystemConfig(call_timeout=600))
+    async with system:
+        ports = free_ports(3)
+        members = [MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}") for i, p in enumerate(ports)]
+        with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as data:
+            for m in members:
+                raft = RaftConfig(peer_secret="bench", data_dir=f"{data}/{m.name}")
+                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft})
+            leader = ""
+            while not leader:
+                status = await system.ref("store-0").call("status")
+                leader = status.get("leader") or ""
+                await asyncio.sleep(0.05)
+            ref = system.ref(leader)
+            value = b"v" * 256
+            latencies: list[float] = []
+            stop_at = time.perf_counter() + seconds
+
+            async def writer(i: int) -> None:
+                j = 0
+                while time.perf_counter() < stop_at:
+                    began = time.perf_counter()
+                    await ref.call("put", types.PutRequest(key=b"k-%d-%d" % (i, j), value=value))
+                    latencies.append(time.perf_counter() - began)
+                    j += 1
+
+            began = time.perf_counter()
+            await asyncio.gather(*(writer(i) for i in range(concurrency)))
+            elapsed = time.perf_counter() - began
+            status = await ref.call("status")
+    latencies.sort()
+    return {
+        "target": "kubemu-3-internal",
+        "connections": concurrency,
+        "puts_per_s": len(latencies) / elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "errors": 0,
+        "leader_changes": status.get("leader_changes", 0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", nargs="+", type=int, default=[1, 16, 256])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per run (default 10)")
+    parser.add_argument(
+        "--targets", nargs="+", default=["etcd-3", "kubemu-1", "kubemu-3", "internal"], help="what to measure"
+    )
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    rows: list[dict[str, Any]] = []
+    http_targets = [t for t in args.targets if t != "internal"]
+    if http_targets:
+        ensure_tools()
+    tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        script = os.path.join(tmp, "put.lua")
+        with open(script, "w") as handle:
+            handle.write(WRK_SCRIPT)
+        for target in http_targets:
+            if target == "etcd-3":
+                processes, url = start_etcd(tmp)
+            else:
+                processes, url = start_kubemu(tmp, int(target.rpartition("-")[2]))
+            try:
+                for connections in args.connections:
+                    result = run_wrk(url, connections, args.seconds, script)
+                    rows.append({"target": target, "connections": connections, **result})
+                    print(f"  {target:<10} {connections:>4} connections: {result['puts_per_s']:>9,.0f} puts/s", flush=True)
+            finally:
+                stop(processes)
+    if "internal" in args.targets:
+        for concurrency in args.connections:
+            row = asyncio.run(internal_path(args.seconds, concurrency))
+            rows.append(row)
+            print(f"  internal   {concurrency:>4} writers:     {row['puts_per_s']:>9,.0f} puts/s", flush=True)
+
+    etcd = {r["connections"]: r["puts_per_s"] for r in rows if r["target"] == "etcd-3"}
+    for row in rows:
+        anchor = etcd.get(row["connections"])
+        row["vs_etcd"] = row["puts_per_s"] / anchor if anchor and row["target"] != "etcd-3" else None
+    print()
+    print_table(
+        rows,
+        [
+            ("target", "TARGET"),
+            ("connections", "CONNECTIONS"),
+            ("puts_per_s", "PUTS/S"),
+            ("p50_ms", "P50 ms"),
+            ("p99_ms", "P99 ms"),
+            ("errors", "ERRORS"),
+            ("vs_etcd", "× ETCD"),
+        ],
+    )
+    write_json(args.out, "store", rows, seconds=args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    from benchmarks import store
+
+    raise SystemExit(store.main())
