@@ -170,7 +170,9 @@ async def internal_path(seconds: float, concurrency: int) -> dict[str, Any]:
     system = LocalSystem(SystemConfig(call_timeout=600))
     async with system:
         ports = free_ports(3)
-        members = [MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}") for i, p in enumerate(ports)]
+        members = [
+            MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}") for i, p in enumerate(ports)
+        ]
         with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as data:
             for m in members:
                 raft = RaftConfig(peer_secret="bench", data_dir=f"{data}/{m.name}")
@@ -210,7 +212,9 @@ async def internal_path(seconds: float, concurrency: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--connections", nargs="+", type=int, default=[1, 16, 256])
     parser.add_argument("--seconds", type=float, default=10.0, help="per run (default 10)")
     parser.add_argument(
@@ -237,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                 for connections in args.connections:
                     result = run_wrk(url, connections, args.seconds, script)
                     rows.append({"target": target, "connections": connections, **result})
-                    print(f"  {target:<10} {connections:>4} connections: {result['puts_per_s']:>9,.0f} puts/s", flush=True)
+                    rate = result["puts_per_s"]
+                    print(f"  {target:<10} {connections:>4} connections: {rate:>9,.0f} puts/s", flush=True)
             finally:
                 stop(processes)
     if "internal" in args.targets:
@@ -260,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             ("p50_ms", "P50 ms"),
             ("p99_ms", "P99 ms"),
             ("errors", "ERRORS"),
-            ("vs_etcd", "× ETCD"),
+            ("vs_etcd", "VS ETCD"),
         ],
     )
     write_json(args.out, "store", rows, seconds=args.seconds)

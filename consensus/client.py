@@ -117,14 +117,19 @@ class StoreClient:
         self.stats.requests += 1
         give_up = self.clock.now() + self.deadline
         delay = self.backoff
+        last: Exception
         while True:
             ref = self._refs[self._current]
             try:
                 return await ref.options(timeout=max(0.001, give_up - self.clock.now())).call(
                     method, *args, **kwargs
                 )
+            except runtime_errors.CallInterrupted as error:
+                if not read:
+                    raise  # the member died holding the write: it may still commit
+                last = error
             except (runtime_errors.UnknownActor, runtime_errors.ActorDead, Diverged) as error:
-                last: Exception = error  # never reached the log: safe to send elsewhere
+                last = error  # never reached the log: safe to send elsewhere
             except ProposalFailed as error:
                 if error.reason not in _NOT_COMMITTED and not read:
                     raise

@@ -34,6 +34,16 @@ class ActorDead(ActorError):
         return cls(actor, f'actor "{actor}" is dead: {why}')
 
 
+class CallInterrupted(ActorDead):
+    """The actor died (killed, crashed, host lost) while handling this call: whatever the handler had
+    already done stands, so the call's effect is unknown. A call that found the actor already dead gets a
+    plain ``ActorDead`` instead: it certainly had no effect."""
+
+    @classmethod
+    def named(cls, actor: str, why: str) -> CallInterrupted:
+        return cls(actor, f'actor "{actor}" died while handling the call: {why}')
+
+
 class ActorExists(ActorError):
     """A spawn used a name that is already taken."""
 

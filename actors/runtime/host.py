@@ -372,11 +372,11 @@ class Host:
             if slot.generation != generation and task in self._interrupted:
                 self._interrupted.discard(task)
                 task.uncancel()
-                raise errors.ActorDead.named(target, slot.reason or "restarted") from None
+                raise errors.CallInterrupted.named(target, slot.reason or "restarted") from None
             raise
         except Exception as error:
             if slot.generation != generation:
-                raise errors.ActorDead.named(target, slot.reason) from None
+                raise errors.CallInterrupted.named(target, slot.reason) from None
             if isinstance(error, (errors.ActorError, *slot.cls.expected_errors)):
                 raise  # an answer: the handler's own, or a failed call of its own passed on
             self._crash(slot, method, error)
@@ -388,7 +388,7 @@ class Host:
             else:
                 inflight[task] = count - 1
         if slot.generation != generation:  # killed or restarted while handling: the reply never left
-            raise errors.ActorDead.named(target, slot.reason or "restarted")
+            raise errors.CallInterrupted.named(target, slot.reason or "restarted")
         if self.links:
             verdict = self.links.verdict(target, source)
             if verdict.drop:

@@ -110,7 +110,7 @@ class HostProcess:
         self.lost.add(host_id)
         for call_id, (where, future) in list(self._pending.items()):
             if where == host_id and not future.done():
-                future.set_exception(errors.ActorDead.named(f"<on {host_id}>", _HOST_LOST))
+                future.set_exception(errors.CallInterrupted.named(f"<on {host_id}>", _HOST_LOST))
                 self._pending.pop(call_id, None)
 
     async def info(self) -> bytes:
@@ -264,7 +264,7 @@ class _DriverGateway:
                 wire.pack((source, target, method, args, kwargs, timeout))
             )
         except ray.exceptions.RayActorError:
-            raise errors.ActorDead.named(target, _HOST_LOST) from None
+            raise errors.CallInterrupted.named(target, _HOST_LOST) from None
         ok, value = wire.unpack(reply)
         if not ok:
             raise value

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from actors.runtime.errors import CallInterrupted
 from actors.runtime.local import LocalSystem
 from actors.runtime.system import SystemConfig
 from consensus.client import StoreClient, StoreUnavailable
@@ -62,7 +63,7 @@ async def test_writes_through_a_leader_kill_are_applied_once_or_reported_unknown
             try:
                 await client.put(types.PutRequest(key=key, value=b"v"))
                 acknowledged.append(key)
-            except (RequestTimedOut, ProposalFailed, StoreUnavailable):
+            except (RequestTimedOut, ProposalFailed, StoreUnavailable, CallInterrupted):
                 unknown.append(key)
 
     load = asyncio.gather(*(writer(i) for i in range(6)))

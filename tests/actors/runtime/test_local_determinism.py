@@ -128,7 +128,7 @@ async def test_a_killed_actor_mid_call_answers_actor_dead() -> None:
         pending = asyncio.ensure_future(ref.call("hang"))
         await system.clock.advance(1.0)
         await system.kill("echo")
-        with pytest.raises(errors.ActorDead, match="killed"):
+        with pytest.raises(errors.CallInterrupted, match="died while handling the call: killed"):
             await pending
 
 
