@@ -3,9 +3,10 @@
 Subcommands (each has ``--help``):
 
 - ``kubemu demo``: the main demonstration (for now the actor runtime's: heartbeating nodes and faults);
-- ``kubemu bench NAME``: runs ``benchmarks/NAME.py`` (``actor-messaging``): a table, and JSON with ``--out``.
+- ``kubemu store``: just the replicated store (etcd v3 JSON API on its client ports), in the foreground;
+- ``kubemu bench NAME``: runs ``benchmarks/NAME.py`` (``actor-messaging``, ``store``); JSON with ``--out``.
 
-Later issues add ``up``, ``store`` and ``fault`` here, in the style of kind and kwokctl.
+Later issues add ``up`` and ``fault`` here, in the style of kind and kwokctl.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+from typing import Any
 
 from actors.runtime.system import SystemConfig, create_system
 from chaos import runtime_demo
 
-BENCHMARKS = {"actor-messaging": "benchmarks.actor_messaging"}
+BENCHMARKS = {"actor-messaging": "benchmarks.actor_messaging", "store": "benchmarks.store"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--ray-address", default=None, help="join this Ray cluster (ray backend)")
 
+    store = commands.add_parser(
+        "store",
+        help="run the replicated store alone",
+        description="Run the Raft-replicated store in the foreground: member i serves the etcd v3 JSON API "
+        "on client-port + i and talks to its peers on peer-port + i. Stops on Ctrl-C or SIGTERM.",
+    )
+    store.add_argument("--members", type=int, default=3, help="store members: 1, 3 or 5 (default 3)")
+    store.add_argument("--client-port", type=int, default=2379, help="first client port (default 2379)")
+    store.add_argument("--peer-port", type=int, default=2380 + 100, help="first peer port (default 2480)")
+    store.add_argument(
+        "--insecure", action="store_true", help="plain HTTP, unencrypted peers (experiments only)"
+    )
+    store.add_argument("--pki-dir", default=".kubemu/pki", help="certificates (created if missing)")
+    store.add_argument("--data-dir", default=None, help="member data (default: a temporary directory)")
+
     bench = commands.add_parser(
         "bench",
         help="run a benchmark",
@@ -54,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "demo":
         return asyncio.run(_demo(args))
+    if args.command == "store":
+        return asyncio.run(_store(args))
     if args.command == "bench":
         return subprocess.call([sys.executable, "-m", BENCHMARKS[args.name], *args.args])
     raise AssertionError(args.command)
@@ -75,6 +98,90 @@ async def _demo(args: argparse.Namespace) -> int:
     failed = [c for c in checks if not c.passed]
     print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed")
     return 1 if failed else 0
+
+
+async def _store(args: argparse.Namespace) -> int:
+    from consensus import pki
+    from consensus.member import MemberInfo, StoreMember
+    from consensus.raft import RaftConfig
+
+    if args.members not in (1, 3, 5, 7):
+        print(f"kubemu store: --members must be 1, 3, 5 or 7, not {args.members}", file=sys.stderr)
+        return 2
+    clients = [args.client_port + i for i in range(args.members)]
+    peers = [args.peer_port + i for i in range(args.members)]
+    busy = [port for port in clients + peers if not _port_free(port)]
+    if busy:
+        print(
+            f"kubemu store: port(s) {', '.join(map(str, busy))} on 127.0.0.1 already in use", file=sys.stderr
+        )
+        return 1
+    pki_dir = None if args.insecure else args.pki_dir
+    secret = None
+    if pki_dir is not None:
+        try:
+            pki.write_pki(pki_dir, members=args.members)
+        except pki.PkiError as error:
+            print(f"kubemu store: {error}", file=sys.stderr)
+            return 1
+        secret = pki.peer_secret(pki_dir)
+    scheme = "http" if pki_dir is None else "https"
+    owned = None if args.data_dir else tempfile.TemporaryDirectory(prefix="kubemu-store-")
+    data_dir = args.data_dir or owned.name  # type: ignore[union-attr]
+    members = [
+        MemberInfo(
+            name=f"store-{i}",
+            id=i + 1,
+            peer_url=f"127.0.0.1:{peers[i]}",
+            client_url=f"{scheme}://127.0.0.1:{clients[i]}",
+        )
+        for i in range(args.members)
+    ]
+    system = create_system("local", SystemConfig(call_timeout=60.0))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with system:
+            for i, member in enumerate(members):
+                raft = RaftConfig(peer_secret=secret, data_dir=os.path.join(data_dir, member.name))
+                kwargs = {"members": members, "raft": raft, "client_port": clients[i], "pki_dir": pki_dir}
+                await system.spawn(member.name, StoreMember, kwargs=kwargs)
+            _print_store(members, pki_dir, data_dir)
+            await stop.wait()
+            print("kubemu store: stopping", flush=True)
+    finally:
+        if owned is not None:
+            owned.cleanup()
+    return 0
+
+
+def _print_store(members: list[Any], pki_dir: str | None, data_dir: str) -> None:
+    security = "plain HTTP (--insecure)" if pki_dir is None else f"HTTPS with client certificates ({pki_dir})"
+    print(f"kubemu store: {len(members)} member(s), {security}, data in {data_dir}")
+    for member in members:
+        print(f"  {member.name}  client {member.client_url}  peer {member.peer_url}")
+    url = members[0].client_url
+    tls = ""
+    if pki_dir is not None:
+        tls = f"--cacert {pki_dir}/ca.crt --cert {pki_dir}/etcd/client.crt --key {pki_dir}/etcd/client.key "
+    print("Try:")
+    print(f'  curl -s {tls}{url}/v3/kv/put -X POST -d \'{{"key": "Zm9v", "value": "YmFy"}}\'')
+    print(f'  curl -s {tls}{url}/v3/kv/range -X POST -d \'{{"key": "Zm9v"}}\'')
+    print("Stop with Ctrl-C.", flush=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as the servers do: TIME_WAIT is no owner
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 if __name__ == "__main__":

@@ -35,8 +35,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pysyncobj import FAIL_REASON
+
 from actors.runtime import wire
 from actors.runtime.actor import Actor
+from consensus import pki
+from consensus.client_port import ClientPort
 from consensus.mvcc import errors, types
 from consensus.mvcc.store import MvccStore
 from consensus.raft import Diverged, ProposalFailed, RaftConfig, RaftMember
@@ -44,6 +48,7 @@ from consensus.raft import Diverged, ProposalFailed, RaftConfig, RaftMember
 log = logging.getLogger("kubemu.consensus.member")
 
 _MAX_BATCH = 2048
+_NO_LEADER_RETRY = 0.02  # wall seconds between proposals of a batch while no leader is known
 _LEASE_CHECK = 0.5  # cluster seconds between the leader's looks for expired leases
 
 
@@ -113,8 +118,15 @@ class StoreMember(Actor):
         members: list[MemberInfo],
         raft: RaftConfig | None = None,
         request_timeout: float = 5.0,
+        client_port: int | None = None,
+        pki_dir: str | None = None,
     ) -> None:
+        """``client_port``: serve the etcd v3 JSON API there (HTTPS with client certificates from
+        ``pki_dir``, or plain HTTP without one); None serves only the actor API."""
         self.members = list(members)
+        self.client_port_number = client_port
+        self.pki_dir = pki_dir
+        self.client_port: ClientPort | None = None
         self.raft_config = raft or RaftConfig()
         self.request_timeout = request_timeout
         self.store = MvccStore()
@@ -142,20 +154,36 @@ class StoreMember(Actor):
             config=self.raft_config,
             verdict=self._peer_verdict,
         )
+        if self.client_port_number is not None:
+            context = pki.server_ssl_context(pki.PkiPaths.under(self.pki_dir)) if self.pki_dir else None
+            self.client_port = ClientPort(self, port=self.client_port_number, ssl_context=context)
+            try:
+                await self.client_port.start()
+            except BaseException:
+                self._end_raft()
+                raise
 
     async def on_stop(self) -> None:
+        if self.client_port is not None:
+            await self.client_port.stop()
         self._end_raft()
 
     def on_kill(self) -> None:
+        if self.client_port is not None:
+            self.client_port.abort()
         self._end_raft()
 
     def on_pause(self) -> None:
         if self._raft is not None:
             self._raft.freeze(True)
+        if self.client_port is not None:
+            self.client_port.pause()
 
     def on_resume(self) -> None:
         if self._raft is not None:
             self._raft.freeze(False)
+        if self.client_port is not None:
+            self.client_port.resume()
 
     async def run(self) -> None:
         """The leader's lease clock: expired leases are revoked through the log."""
@@ -314,9 +342,33 @@ class StoreMember(Actor):
             if raft is None:
                 _fail(batch, Diverged(f"{self.name} is not running"))
                 continue
-            self.counters["proposals"] += 1
-            proposal = raft.propose(wire.pack([request for request, _ in batch]))
-            proposal.add_done_callback(lambda done, batch=batch: _settle(batch, done))  # type: ignore[misc]
+            self._propose(raft, batch)
+
+    def _propose(self, raft: RaftMember, batch: list[tuple[types.Request, asyncio.Future[Any]]]) -> None:
+        self.counters["proposals"] += 1
+        proposal = raft.propose(wire.pack([request for request, _ in batch]))
+        proposal.add_done_callback(lambda done: self._settled(batch, done))
+
+    def _settled(
+        self, batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[bytes]
+    ) -> None:
+        """Answer a batch; while there is no leader (an election), hold it and propose again shortly, as
+        etcd does: nothing reached a log, and the callers' own deadlines bound the wait."""
+        error = done.exception()
+        waiting = [entry for entry in batch if not entry[1].done()]
+        if isinstance(error, ProposalFailed) and error.reason == FAIL_REASON.MISSING_LEADER and waiting:
+            asyncio.get_running_loop().call_later(_NO_LEADER_RETRY, self._repropose, waiting)
+            return
+        _settle(batch, done)
+
+    def _repropose(self, batch: list[tuple[types.Request, asyncio.Future[Any]]]) -> None:
+        waiting = [entry for entry in batch if not entry[1].done()]
+        if not waiting:
+            return
+        if self._raft is None:
+            _fail(waiting, Diverged(f"{self.name} is not running"))
+        else:
+            self._propose(self._raft, waiting)
 
     def _applied_from_raft_thread(self) -> None:
         loop = self._loop

@@ -12,6 +12,7 @@ import pytest
 from actors.runtime.actor import Actor
 from actors.runtime.local import LocalSystem
 from actors.runtime.system import SystemConfig
+from consensus.client import _NOT_COMMITTED
 from consensus.member import MemberInfo, RequestTimedOut, StoreMember
 from consensus.mvcc import errors, types
 from consensus.raft import ProposalFailed, RaftConfig
@@ -62,6 +63,19 @@ async def system(tmp_path: Any) -> AsyncIterator[LocalSystem]:
         await spawn_store(system, str(tmp_path))
         await leader_of(system)
         yield system
+
+
+async def put_when_led(system: LocalSystem, member: str, request: types.PutRequest) -> types.PutResponse:
+    """A put right after a fault: retried while the member reports no leader (nothing was committed)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            response: types.PutResponse = await system.ref(member).call("put", request)
+            return response
+        except ProposalFailed as error:
+            if error.reason not in _NOT_COMMITTED or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
 
 
 def put(key: bytes, value: bytes, **extra: Any) -> types.PutRequest:
@@ -188,7 +202,7 @@ async def test_a_watch_streams_every_change_in_order_and_resumes_after_its_membe
     # the member dies; the watcher resumes on another from the next revision: no gap, no duplicate
     await system.kill("store-0")
     await leader_of(system, ["store-1", "store-2"])  # store-0 may have led
-    await system.ref("store-1").call("put", put(b"/w/b", b"after"))
+    await put_when_led(system, "store-1", put(b"/w/b", b"after"))
     await system.ref("store-2").call(
         "watch", b"/w/", b"/w0", seen[-1].kv.mod_revision + 1, watcher="watcher", method="on_events"
     )
@@ -201,7 +215,7 @@ async def test_a_restarted_member_replays_its_journal_and_catches_up(system: Loc
     await system.ref("store-0").call("put", put(b"a", b"1"))
     await system.kill("store-2")
     await leader_of(system, ["store-0", "store-1"])  # store-2 may have been the leader
-    await system.ref("store-0").call("put", put(b"b", b"2"))
+    await put_when_led(system, "store-0", put(b"b", b"2"))
     await system.restart("store-2")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
