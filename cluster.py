@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     store.add_argument("--pki-dir", default=".kubemu/pki", help="certificates (created if missing)")
     store.add_argument("--data-dir", default=None, help="member data (default: a temporary directory)")
+    store.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every member in this process (default: one process each)",
+    )
+    store.add_argument("--member", type=int, default=None, help=argparse.SUPPRESS)  # a child runs one member
 
     bench = commands.add_parser(
         "bench",
@@ -110,7 +116,8 @@ async def _store(args: argparse.Namespace) -> int:
         return 2
     clients = [args.client_port + i for i in range(args.members)]
     peers = [args.peer_port + i for i in range(args.members)]
-    busy = [port for port in clients + peers if not _port_free(port)]
+    mine = range(args.members) if args.member is None else [args.member]
+    busy = [port for i in mine for port in (clients[i], peers[i]) if not _port_free(port)]
     if busy:
         print(
             f"kubemu store: port(s) {', '.join(map(str, busy))} on 127.0.0.1 already in use", file=sys.stderr
@@ -120,7 +127,8 @@ async def _store(args: argparse.Namespace) -> int:
     secret = None
     if pki_dir is not None:
         try:
-            pki.write_pki(pki_dir, members=args.members)
+            if args.member is None:
+                pki.write_pki(pki_dir, members=args.members)
         except pki.PkiError as error:
             print(f"kubemu store: {error}", file=sys.stderr)
             return 1
@@ -137,24 +145,74 @@ async def _store(args: argparse.Namespace) -> int:
         )
         for i in range(args.members)
     ]
-    system = create_system("local", SystemConfig(call_timeout=60.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if args.member is None and not args.in_process and args.members > 1:
+            return await _store_processes(args, members, pki_dir, data_dir, stop)
+        system = create_system("local", SystemConfig(call_timeout=60.0))
         async with system:
-            for i, member in enumerate(members):
+            for i in mine:
+                member = members[i]
                 raft = RaftConfig(peer_secret=secret, data_dir=os.path.join(data_dir, member.name))
                 kwargs = {"members": members, "raft": raft, "client_port": clients[i], "pki_dir": pki_dir}
                 await system.spawn(member.name, StoreMember, kwargs=kwargs)
-            _print_store(members, pki_dir, data_dir)
+            if args.member is None:
+                _print_store(members, pki_dir, data_dir)
             await stop.wait()
-            print("kubemu store: stopping", flush=True)
+            if args.member is None:
+                print("kubemu store: stopping", flush=True)
     finally:
         if owned is not None:
             owned.cleanup()
     return 0
+
+
+async def _store_processes(
+    args: argparse.Namespace, members: list[Any], pki_dir: str | None, data_dir: str, stop: asyncio.Event
+) -> int:
+    """One OS process per member, as etcd runs: each gets its own interpreter (and core), not a shared GIL."""
+    argv = [sys.executable, "-m", "cluster", "store", f"--members={args.members}", f"--data-dir={data_dir}"]
+    argv += [f"--client-port={args.client_port}", f"--peer-port={args.peer_port}"]
+    argv += ["--insecure"] if pki_dir is None else [f"--pki-dir={pki_dir}"]
+    children = [await asyncio.create_subprocess_exec(*argv, f"--member={i}") for i in range(len(members))]
+    try:
+        for member, child in zip(members, children, strict=True):
+            port = int(member.client_url.rpartition(":")[2])
+            while not await _listening(port):
+                if child.returncode is not None or stop.is_set():
+                    print(f"kubemu store: {member.name} did not start", file=sys.stderr)
+                    return 1
+                await asyncio.sleep(0.1)
+        _print_store(members, pki_dir, data_dir)
+        waiters = [asyncio.ensure_future(c.wait()) for c in children]
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not stop.is_set():
+            print("kubemu store: a member exited; stopping the others", file=sys.stderr)
+        print("kubemu store: stopping", flush=True)
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                await asyncio.wait_for(child.wait(), timeout=15)
+            except TimeoutError:
+                child.kill()
+    return 0
+
+
+async def _listening(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
 
 
 def _print_store(members: list[Any], pki_dir: str | None, data_dir: str) -> None:

@@ -28,6 +28,7 @@ watches); a lock orders the two.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import itertools
 import logging
@@ -134,6 +135,8 @@ class StoreMember(Actor):
         self._raft: RaftMember | None = None
         self._queue: list[tuple[types.Request, asyncio.Future[Any]]] = []
         self._flush_scheduled = False
+        self._deadlines: collections.deque[tuple[float, asyncio.Future[Any]]] = collections.deque()
+        self._sweeper: asyncio.TimerHandle | None = None
         self._watches: dict[int, _Watch] = {}
         self._watch_ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -329,10 +332,20 @@ class StoreMember(Actor):
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        try:
-            return await asyncio.wait_for(future, self.request_timeout)
-        except TimeoutError:
-            raise RequestTimedOut() from None
+        # One sweeper for all deadlines (they arrive in order), not a task and a timer per request.
+        self._deadlines.append((loop.time() + self.request_timeout, future))
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self.request_timeout, self._sweep)
+        return await future
+
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        now, deadlines = loop.time(), self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, future = deadlines.popleft()
+            if not future.done():
+                future.set_exception(RequestTimedOut())
+        self._sweeper = loop.call_at(deadlines[0][0], self._sweep) if deadlines else None
 
     def _flush(self) -> None:
         self._flush_scheduled = False

@@ -4,7 +4,8 @@ Only plain data crosses a host boundary. msgpack carries dicts, lists, strings, 
 None natively; these extension types carry the rest so a message reads the same on both sides:
 
 - tuples (ext 1), so ``args`` stay tuples;
-- dataclass instances (ext 2): the class as ``module:qualname`` and the fields by name;
+- dataclass instances (ext 2): the class as ``module:qualname`` and the field values in declaration order
+  (both sides run the same code, so the order is the same);
 - enum members (ext 3): the class and the value;
 - exceptions (ext 4): rebuilt as the same type with the same ``args`` and plain attributes (so a store's
   ``Compacted`` keeps its ``compact_revision``), without calling the constructor; a type this side cannot
@@ -43,8 +44,8 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, enum.Enum):
         return msgpack.ExtType(_ENUM, pack([_path(type(obj)), obj.value]))
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-        return msgpack.ExtType(_DATACLASS, pack([_path(type(obj)), fields]))
+        cls = type(obj)
+        return msgpack.ExtType(_DATACLASS, pack([_path(cls), [getattr(obj, name) for name in _fields(cls)]]))
     if isinstance(obj, BaseException):
         return msgpack.ExtType(_EXCEPTION, pack(_exception_fields(obj)))
     if isinstance(obj, dict):
@@ -67,8 +68,9 @@ def _ext_hook(code: int, data: bytes) -> Any:
         path, value = unpack(data)
         return _resolve(path)(value)
     if code == _DATACLASS:
-        path, fields = unpack(data)
-        return _resolve(path)(**fields)
+        path, values = unpack(data)
+        cls = _resolve(path)
+        return cls(**dict(zip(_fields(cls), values, strict=True)))
     if code == _EXCEPTION:
         return _rebuild_exception(unpack(data))
     return msgpack.ExtType(code, data)
@@ -100,7 +102,19 @@ def _plain(value: Any) -> bool:
 
 
 def _path(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
+    path = _PATHS.get(cls)
+    if path is None:
+        path = _PATHS[cls] = f"{cls.__module__}:{cls.__qualname__}"
+    return path
+
+
+_PATHS: dict[type, str] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def _fields(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names in declaration order: its fields travel as a list in this order."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @functools.lru_cache(maxsize=4096)
