@@ -25,9 +25,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# `bench store` installs Debian's etcd-server and wrk with apt-get when they are missing (root needed).
 bench: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
 	$(BIN)/kubemu bench actor-messaging --out benchmarks/results/actor_messaging.json
+	$(BIN)/kubemu bench store --out benchmarks/results/store.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

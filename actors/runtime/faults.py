@@ -124,9 +124,10 @@ class LinkTable:
         self._rng = rng
         self._rules: dict[int, LinkRule] = {}
         self._by_pair: dict[tuple[str, str], tuple[LinkRule, ...]] = {}
+        self.active = False  # any rule in force: the one attribute a message's hot path reads
 
     def __bool__(self) -> bool:
-        return bool(self._rules)
+        return self.active
 
     @property
     def rules(self) -> list[LinkRule]:
@@ -135,15 +136,18 @@ class LinkTable:
     def add(self, rule: LinkRule) -> None:
         self._rules[rule.id] = rule
         self._by_pair.clear()
+        self.active = True
 
     def remove(self, rule_id: int) -> bool:
         found = self._rules.pop(rule_id, None) is not None
         self._by_pair.clear()
+        self.active = bool(self._rules)
         return found
 
     def replace(self, rules: Iterable[LinkRule]) -> None:
         self._rules = {rule.id: rule for rule in rules}
         self._by_pair.clear()
+        self.active = bool(self._rules)
 
     def verdict(self, source: str, destination: str) -> Verdict:
         if not self._rules:

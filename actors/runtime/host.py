@@ -290,7 +290,7 @@ class Host:
             sender = self._slots.get(source)
             if sender is not None and sender.paused:
                 await sender.resumed.wait()
-            if self.links:
+            if self.links.active:
                 verdict = self.links.verdict(source, target)
                 if verdict.drop:
                     self.counters["dropped"] += 1
@@ -302,7 +302,7 @@ class Host:
                 host_id = self.router.locate(target)
                 if host_id is not None:
                     return await self.router.call(host_id, source, target, method, args, kwargs)
-            reply = await self.deliver(source, target, method, args, kwargs)
+            reply = await self.deliver(source, target, method, args, kwargs, task)
             if reply is _LOST:
                 await _forever()
             return reply
@@ -328,7 +328,7 @@ class Host:
         sender = self._slots.get(source)
         if sender is not None and sender.paused:
             await sender.resumed.wait()
-        if self.links:
+        if self.links.active:
             verdict = self.links.verdict(source, target)
             if verdict.drop:
                 self.counters["dropped"] += 1
@@ -347,7 +347,13 @@ class Host:
             log.warning("tell %s.%s from %s failed: %s", target, method, source, error)
 
     async def deliver(
-        self, source: str, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        source: str,
+        target: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        task: asyncio.Task[Any] | None = None,
     ) -> Any:
         """Run one message on a local actor and return its reply, or ``LOST`` if the reply is dropped."""
         slot = self._slots.get(target)
@@ -362,8 +368,9 @@ class Host:
         if handler is None or not callable(handler):
             raise errors.UnknownMethod.named(target, method)
         generation = slot.generation
-        task = asyncio.current_task()
-        assert task is not None
+        if task is None:
+            task = asyncio.current_task()
+            assert task is not None
         inflight = slot.inflight
         inflight[task] = inflight.get(task, 0) + 1
         try:
@@ -389,7 +396,7 @@ class Host:
                 inflight[task] = count - 1
         if slot.generation != generation:  # killed or restarted while handling: the reply never left
             raise errors.CallInterrupted.named(target, slot.reason or "restarted")
-        if self.links:
+        if self.links.active:
             verdict = self.links.verdict(target, source)
             if verdict.drop:
                 self.counters["dropped"] += 1
