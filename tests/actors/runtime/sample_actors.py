@@ -30,6 +30,10 @@ class Echo(Actor):
             ref = ref.options(timeout=timeout)
         return await ref.call("echo", value)
 
+    async def relay(self, via: str, target: str, value: Any) -> Any:
+        """Ask ``via`` to forward ``value`` to ``target``: a call whose handler itself waits on a call."""
+        return await self.ref(via).call("forward", target, value)
+
     async def ping_many(self, target: str, n: int) -> int:
         ref = self.ref(target)
         for i in range(n):

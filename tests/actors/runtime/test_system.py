@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -232,3 +233,17 @@ async def test_a_scheduled_fault_happens_on_the_cluster_clock_and_heals(system: 
     kinds = [e.kind for e in await system.events()]
     assert kinds == [FaultKind.PARTITION, FaultKind.HEAL]
     assert rule.sources == ("a",)
+
+
+async def test_a_handler_that_waits_mid_call_still_answers_across_hosts(system: ActorSystem) -> None:
+    a_host, b_host = two_hosts(system)
+    a = await system.spawn("a", Echo, host=a_host)
+    await system.spawn("b", Echo, host=b_host)
+    await system.spawn("c", Echo, host=a_host)
+    await system.delay(["b"], ["c"], delay=0.05)  # b's handler must wait for c: it cannot answer at once
+
+    async def relay(i: int) -> object:
+        return await a.call("relay", "b", "c", i)
+
+    assert await asyncio.gather(*(relay(i) for i in range(20))) == list(range(20))
+    assert await system.ref("c").call("count") == 20
