@@ -97,7 +97,6 @@ async def test_kill_fails_calls_fast_and_restart_brings_a_fresh_actor(system: Ac
 
 
 async def test_a_paused_actor_queues_messages_until_resumed(system: ActorSystem) -> None:
-    import asyncio
 
     ref = await system.spawn("echo", Echo)
     await system.pause("echo")
@@ -212,7 +211,6 @@ async def test_every_injected_fault_is_recorded_with_time_kind_and_targets(syste
 
 
 async def test_a_scheduled_fault_happens_on_the_cluster_clock_and_heals(system: ActorSystem) -> None:
-    import asyncio
 
     from actors.runtime.faults import FaultEvent
 
