@@ -610,6 +610,7 @@ class _Stream:
                 start,
                 prev_kv=request.prev_kv,
                 deliver=lambda _, events: self._deliver(watch_id, unwanted, events),
+                on_compacted=lambda _, compacted: self._compacted(watch_id, compacted),
             )
         except errors.Compacted as error:
             self.outbox.put_nowait(
@@ -623,6 +624,18 @@ class _Stream:
             )
             return
         self.watches[watch_id] = member_id
+
+    def _compacted(self, watch_id: int, compact_revision: int) -> None:
+        """The member dropped this watch: it fell behind a compaction. Tell the client, as etcd does."""
+        self.watches.pop(watch_id, None)
+        chunk = etcd_json.watch_chunk(
+            self.port._header,
+            compact_revision,
+            watch_id=watch_id,
+            canceled=True,
+            compact_revision=compact_revision,
+        )
+        self.outbox.put_nowait(chunk)
 
     def _deliver(
         self, watch_id: int, unwanted: frozenset[types.EventType], events: list[types.Event]

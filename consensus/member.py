@@ -78,6 +78,7 @@ class _Watch:
     next_revision: int
     prev_kv: bool
     deliver: Callable[[int, list[types.Event]], None]
+    on_compacted: Callable[[int, int], None] | None = None
 
 
 class _Machine:
@@ -297,10 +298,13 @@ class StoreMember(Actor):
         *,
         prev_kv: bool,
         deliver: Callable[[int, list[types.Event]], None],
+        on_compacted: Callable[[int, int], None] | None = None,
     ) -> int:
         """In-process watch (the client port uses it): ``deliver(watch_id, events)`` on this loop.
 
         ``start_revision`` 0 means "from the next change". Raises ``Compacted`` below the compaction point.
+        A watch that later falls behind a compaction (it had not been sent every change yet) is cancelled,
+        as etcd cancels it: ``on_compacted(watch_id, compact_revision)`` tells its subscriber.
         """
         with self._lock:
             current = self.store.revision
@@ -313,6 +317,7 @@ class StoreMember(Actor):
             next_revision=max(start, current + 1),
             prev_kv=prev_kv,
             deliver=deliver,
+            on_compacted=on_compacted,
         )
         self._watches[watch.id] = watch
         if backlog:
@@ -397,9 +402,11 @@ class StoreMember(Actor):
                     events = self.store.events_since(
                         watch.next_revision, key=watch.key, range_end=watch.range_end
                     )
-                except errors.Compacted:
+                except errors.Compacted as error:
                     log.warning("%s: watch %d fell behind compaction; cancelled", self.name, watch.id)
                     self._watches.pop(watch.id, None)
+                    if watch.on_compacted is not None:
+                        watch.on_compacted(watch.id, error.compact_revision)
                     continue
                 watch.next_revision = self.store.revision + 1
             if events:

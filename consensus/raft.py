@@ -236,8 +236,15 @@ class RaftMember:
 
     @property
     def leader(self) -> str | None:
+        """The leader this member follows, or None when it has none it can reach: PySyncObj keeps naming
+        a dead leader while this member is cut off from every peer (it only elects while connected)."""
         leader = self._node._getLeader()
-        return None if leader is None else FaultyTransport.names.get(leader.id, leader.id)
+        if leader is None:
+            return None
+        if leader != self._node.selfNode and not self._node.isNodeConnected(leader):
+            return None
+        name: str = FaultyTransport.names.get(leader.id, leader.id)
+        return name
 
     @property
     def term(self) -> int:

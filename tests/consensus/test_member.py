@@ -226,3 +226,25 @@ async def test_a_restarted_member_replays_its_journal_and_catches_up(system: Loc
             break
         await asyncio.sleep(0.05)
     assert [kv.value for kv in got.kvs] == [b"1", b"2"]
+
+
+async def test_a_watch_that_falls_behind_a_compaction_is_cancelled_and_told(system: LocalSystem) -> None:
+    member = system.instance("store-0")
+    assert isinstance(member, StoreMember)
+    seen: list[types.Event] = []
+    cancelled: list[tuple[int, int]] = []
+    watch_id = member.subscribe(
+        b"k",
+        b"l",
+        0,
+        prev_kv=False,
+        deliver=lambda _, e: seen.extend(e),
+        on_compacted=lambda *c: cancelled.append(c),
+    )
+    # three puts and a compaction past them in one loop turn: one log entry, applied before the watch is fed
+    ref = system.ref("store-0")
+    writes = [ref.call("put", put(b"k%d" % i, b"v")) for i in range(3)]
+    compaction = ref.call("compact", types.CompactionRequest(revision=4))
+    await asyncio.gather(*writes, compaction)
+    await asyncio.sleep(0.1)
+    assert cancelled == [(watch_id, 4)] and seen == []

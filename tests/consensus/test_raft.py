@@ -194,3 +194,15 @@ async def test_reordered_append_entries_are_trimmed_and_never_truncate_applied_e
     finally:
         for member in group.members.values():
             member.destroy()
+
+
+async def test_a_member_cut_off_from_every_peer_names_no_leader(group: Group) -> None:
+    leader = await group.leader()
+    followers = [m for m in group.members.values() if m is not leader]
+    assert followers[1].leader == leader.name
+    leader.destroy()
+    followers[0].destroy()
+    deadline = time.monotonic() + 10
+    while followers[1].leader is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert followers[1].leader is None  # PySyncObj alone keeps naming the dead leader
