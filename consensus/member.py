@@ -112,7 +112,7 @@ class _Machine:
 class StoreMember(Actor):
     """See the module docstring. ``members`` lists every member, this one included, in order."""
 
-    expected_errors = (errors.StoreError, RequestTimedOut, ProposalFailed, Diverged)
+    expected_errors = (errors.StoreError, RequestTimedOut, ProposalFailed, Diverged, ValueError)
 
     def __init__(
         self,
@@ -268,6 +268,39 @@ class StoreMember(Actor):
 
     async def member_list(self) -> list[MemberInfo]:
         return list(self.members)
+
+    async def add_member(self, member: MemberInfo) -> list[MemberInfo]:
+        """Add a running member (started with the current members plus itself) to the group at runtime.
+
+        Raft replicates the new peer address to every member; the name and client URL that ``member_list``
+        shows are this member's record only (etcd keeps them in its own replicated bucket; not yet here).
+        """
+        if any(m.name == member.name or m.peer_url == member.peer_url for m in self.members):
+            raise ValueError(f"{member.name} ({member.peer_url}) is already a member")
+        await self._change("add", member)
+        self.members.append(member)
+        return list(self.members)
+
+    async def remove_member(self, name: str) -> list[MemberInfo]:
+        """Remove a member from the group at runtime; the others go on with a smaller majority."""
+        member = next((m for m in self.members if m.name == name), None)
+        if member is None:
+            raise ValueError(f"{name} is not a member")
+        if member.name == self.name:
+            raise ValueError("a member cannot remove itself; ask another member")
+        await self._change("remove", member)
+        self.members.remove(member)
+        return list(self.members)
+
+    async def _change(self, change: str, member: MemberInfo) -> None:
+        if self._raft is None:
+            raise Diverged(f"{self.name} is not running")
+        try:
+            await asyncio.wait_for(
+                self._raft.change_membership(change, member.name, member.peer_url), self.request_timeout
+            )
+        except TimeoutError:
+            raise RequestTimedOut() from None
 
     # -- watches -----------------------------------------------------------------------------------------
 

@@ -228,6 +228,27 @@ class RaftMember:
         self._node._apply(command, callback=done)
         return future
 
+    def change_membership(self, change: str, name: str, address: str) -> asyncio.Future[None]:
+        """Add (``change="add"``) or remove (``"remove"``) a member through the log, one at a time.
+
+        A member being added must already run, started with every current member as its peers; it then
+        catches up from the leader. The future completes once the change is committed.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        FaultyTransport.names = {**FaultyTransport.names, address: name}
+
+        def done(result: Any, error: int) -> None:  # on PySyncObj's thread
+            loop.call_soon_threadsafe(_settle_change, future, error)
+
+        if change == "add":
+            self._node.addNodeToCluster(address, callback=done)
+        elif change == "remove":
+            self._node.removeNodeFromCluster(address, callback=done)
+        else:
+            raise ValueError(f'membership change must be "add" or "remove", not "{change}"')
+        return future
+
     # -- state ------------------------------------------------------------------------------------------
 
     @property
@@ -339,6 +360,15 @@ _FAIL_REASONS = {
     FAIL_REASON.REQUEST_DENIED: "request denied",
     FAIL_REASON.UNKNOWN_OUTCOME: "unknown outcome",
 }
+
+
+def _settle_change(future: asyncio.Future[None], error: int) -> None:
+    if future.done():
+        return
+    if error == FAIL_REASON.SUCCESS:
+        future.set_result(None)
+    else:
+        future.set_exception(ProposalFailed(error))
 
 
 def _settle(future: asyncio.Future[bytes], result: bytes | None, error: int) -> None:

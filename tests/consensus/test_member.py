@@ -248,3 +248,34 @@ async def test_a_watch_that_falls_behind_a_compaction_is_cancelled_and_told(syst
     await asyncio.gather(*writes, compaction)
     await asyncio.sleep(0.1)
     assert cancelled == [(watch_id, 4)] and seen == []
+
+
+async def test_members_are_added_and_removed_at_runtime(system: LocalSystem, tmp_path: Any) -> None:
+    members = await system.ref("store-0").call("member_list")
+    [port] = free_ports(1)
+    newcomer = MemberInfo(name="store-3", id=4, peer_url=f"127.0.0.1:{port}")
+    raft = RaftConfig(peer_secret="secret", data_dir=f"{tmp_path}/store-3")
+    await system.spawn("store-3", StoreMember, kwargs={"members": [*members, newcomer], "raft": raft})
+    await put_when_led(system, "store-0", put(b"before", b"1"))
+    leader = await leader_of(system)
+    listed = await system.ref(leader).call("add_member", newcomer)
+    assert [m.name for m in listed] == ["store-0", "store-1", "store-2", "store-3"]
+    await put_when_led(system, leader, put(b"after", b"2"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the newcomer catches up from the leader
+        got = await system.ref("store-3").call(
+            "range", types.RangeRequest(key=b"a", range_end=b"c"), serializable=True
+        )
+        if len(got.kvs) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [kv.key for kv in got.kvs] == [b"after", b"before"]
+    # with 4 members a majority is 3, so two dead members would stop writes; after one is removed, the
+    # group is 3 and 2 alive are a majority
+    victim, other = [n for n in NAMES if n != leader]
+    await system.ref(leader).call("remove_member", victim)
+    await system.kill(victim)
+    await system.kill(other)
+    await put_when_led(system, leader, put(b"smaller", b"3"))
+    with pytest.raises(ValueError, match="cannot remove itself"):
+        await system.ref(leader).call("remove_member", leader)
