@@ -23,7 +23,7 @@ import tempfile
 from typing import Any
 
 from actors.runtime.system import SystemConfig, create_system
-from chaos import runtime_demo
+from chaos import runtime_demo, store_demo
 
 BENCHMARKS = {"actor-messaging": "benchmarks.actor_messaging", "store": "benchmarks.store"}
 
@@ -101,6 +101,11 @@ async def _demo(args: argparse.Namespace) -> int:
     )
     async with system:
         checks = await runtime_demo.run(system, nodes=args.nodes)
+        print("\nthe replicated store:")
+        checks += await store_demo.run(system)
+        print("")
+        for check in checks[-3:]:
+            print(f"{check.what:<40} {'ok' if check.passed else 'FAILED'}")
     failed = [c for c in checks if not c.passed]
     print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed")
     return 1 if failed else 0

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import time
 from typing import Any
 
 from benchmarks.common import percentile, print_table, write_json
+from consensus.ports import free_loopback_ports
 
 WRK_SCRIPT = r"""
 counter = 0
@@ -53,16 +53,6 @@ def ensure_tools() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def wait_healthy(url: str, *, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -74,7 +64,7 @@ def wait_healthy(url: str, *, within: float = 30.0) -> None:
 
 
 def start_etcd(tmp: str) -> tuple[list[subprocess.Popen[bytes]], str]:
-    clients, peers = free_ports(3), free_ports(3)
+    clients, peers = free_loopback_ports(3), free_loopback_ports(3)
     cluster = ",".join(f"e{i}=http://127.0.0.1:{peers[i]}" for i in range(3))
     processes = []
     for i in range(3):
@@ -102,7 +92,7 @@ def start_etcd(tmp: str) -> tuple[list[subprocess.Popen[bytes]], str]:
 
 
 def start_kubemu(tmp: str, members: int) -> tuple[list[subprocess.Popen[bytes]], str]:
-    client, peer = free_ports(2)
+    client, peer = free_loopback_ports(2)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -169,7 +159,7 @@ async def internal_path(seconds: float, concurrency: int) -> dict[str, Any]:
 
     system = LocalSystem(SystemConfig(call_timeout=600))
     async with system:
-        ports = free_ports(3)
+        ports = free_loopback_ports(3)
         members = [
             MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}") for i, p in enumerate(ports)
         ]

@@ -70,8 +70,8 @@ class Diverged(Exception):
 class RaftConfig:
     """Raft timing and storage of one member. Times are wall seconds: Raft's timers never scale."""
 
-    election_timeout_min: float = 0.6
-    election_timeout_max: float = 1.2
+    election_timeout_min: float = 0.4
+    election_timeout_max: float = 0.9
     heartbeat_period: float = 0.05
     tick_period: float = 0.002
     peer_secret: str | None = None

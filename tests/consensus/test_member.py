@@ -134,7 +134,7 @@ async def test_killing_the_leader_under_load_loses_no_acknowledged_write(system:
     got = await system.ref(new_leader).call("range", types.RangeRequest(key=b"w-", range_end=b"w."))
     stored = {kv.key for kv in got.kvs}
     assert set(acknowledged) <= stored
-    assert elected_after < 2.5  # the goal is 2 s; the status polling here adds a little
+    assert elected_after < 2.0
 
 
 async def test_a_partitioned_leader_serves_no_linearizable_read_and_the_majority_goes_on(

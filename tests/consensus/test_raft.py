@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from actors.runtime.faults import FaultKind, LinkRule, LinkTable
+from consensus.ports import free_loopback_ports
 from consensus.raft import Diverged, ProposalFailed, RaftConfig, RaftMember
 
 
@@ -32,14 +32,7 @@ class Log:
         self.commands = data.split(b"\n") if data else []
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+free_ports = free_loopback_ports
 
 
 class Group:
@@ -199,6 +192,9 @@ async def test_reordered_append_entries_are_trimmed_and_never_truncate_applied_e
 async def test_a_member_cut_off_from_every_peer_names_no_leader(group: Group) -> None:
     leader = await group.leader()
     followers = [m for m in group.members.values() if m is not leader]
+    deadline = time.monotonic() + 5
+    while followers[1].leader != leader.name and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
     assert followers[1].leader == leader.name
     leader.destroy()
     followers[0].destroy()
