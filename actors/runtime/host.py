@@ -253,13 +253,6 @@ class Host:
         for task in list(self._background):
             task.cancel()
 
-    def lose_all(self, reason: str) -> list[str]:
-        """Every actor here dies at once (its host is gone); returns their names."""
-        names = [s.name for s in self._slots.values() if s.state not in (ActorState.DEAD, ActorState.STOPPED)]
-        for name in names:
-            self._bury(self._slots[name], reason)
-        return names
-
     def start_task(
         self, name: str, coroutine: Coroutine[Any, Any, Any], *, name_hint: str = ""
     ) -> asyncio.Task[Any]:

@@ -81,3 +81,20 @@ def test_wall_clocks_sharing_an_epoch_agree() -> None:
 def test_time_scale_must_be_positive() -> None:
     with pytest.raises(ValueError, match="time_scale must be positive"):
         WallClock(time_scale=0)
+
+
+async def test_run_until_idle_jumps_from_timer_to_timer_and_sleep_until_waits_for_an_instant() -> None:
+    clock = ManualClock()
+    start = clock.now()
+    woke: list[float] = []
+
+    async def sleeper() -> None:
+        await clock.sleep_until(start + 90.0)
+        woke.append(clock.now() - start)
+
+    task = asyncio.ensure_future(sleeper())
+    clock.call_later(30.0, lambda: woke.append(clock.now() - start))
+    await asyncio.sleep(0)
+    await clock.run_until_idle()
+    assert woke == [30.0, 90.0] and clock.pending == 0
+    await task
