@@ -23,7 +23,7 @@ from typing import Any
 
 from actors.runtime.actor import Actor
 from actors.runtime.system import ActorSystem, SystemConfig, create_system
-from benchmarks.common import percentile, print_table, write_json
+from benchmarks.common import percentile, plot_bars, print_table, write_json
 
 SCENARIOS = ("local", "ray-one-host", "ray-cross-host", "ray-cross-host-unbatched")
 
@@ -111,6 +111,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--seconds", type=float, default=5.0, help="how long each run lasts (default 5)")
     parser.add_argument("--ray-address", default=None, help="join this Ray cluster instead of starting one")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--plot", default=None, help="write a bar chart of calls/s here (SVG)")
     return parser
 
 
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None, args: argparse.Namespace | None = None) 
         ],
     )
     write_json(args.out, "actor_messaging", rows)
+    plot_bars(args.plot, rows, label="{scenario} c={concurrency}", value="calls_per_s", title="calls/s")
     return 0
 
 

@@ -60,3 +60,41 @@ def _fmt(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return "" if value is None else str(value)
+
+
+def plot_bars(path: str | None, rows: list[dict[str, Any]], *, label: str, value: str, title: str) -> None:
+    """Write a horizontal bar chart of ``value`` per row as a self-contained SVG (no plotting library).
+
+    ``label`` is a format string over the row (``"{scenario} c={concurrency}"``); bars are on a log scale
+    when the values span more than two orders of magnitude, as they do between local and unbatched calls.
+    """
+    if not path or not rows:
+        return
+    values = [max(float(row.get(value) or 0.0), 1e-9) for row in rows]
+    names = [label.format(**row) for row in rows]
+    log_scale = max(values) / min(values) > 100
+    scaled = [math.log10(v) + 1 if log_scale else v for v in values]
+    top = max(scaled)
+    width, bar, gap, left = 720, 22, 8, 260
+    height = 50 + len(rows) * (bar + gap)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="12">',
+        f'<text x="10" y="20" font-size="14" font-weight="bold">{_escape(title)}'
+        f"{' (log scale)' if log_scale else ''}</text>",
+    ]
+    for i, (name, raw, size) in enumerate(zip(names, values, scaled, strict=True)):
+        y = 40 + i * (bar + gap)
+        length = (width - left - 110) * size / top if top > 0 else 0
+        parts.append(f'<text x="10" y="{y + 15}">{_escape(name)}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar}" fill="#4878a8"/>')
+        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + 15}">{raw:,.0f}</text>')
+    parts.append("</svg>")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write("\n".join(parts))
+    print(f"wrote {path}")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

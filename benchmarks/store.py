@@ -28,7 +28,7 @@ import tempfile
 import time
 from typing import Any
 
-from benchmarks.common import percentile, print_table, write_json
+from benchmarks.common import percentile, plot_bars, print_table, write_json
 from consensus.ports import free_loopback_ports
 
 WRK_SCRIPT = r"""
@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--targets", nargs="+", default=["etcd-3", "kubemu-1", "kubemu-3", "internal"], help="what to measure"
     )
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--plot", default=None, help="write a bar chart of puts/s here (SVG)")
     args = parser.parse_args(argv)
 
     rows: list[dict[str, Any]] = []
@@ -259,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     write_json(args.out, "store", rows, seconds=args.seconds)
+    plot_bars(args.plot, rows, label="{target} c={connections}", value="puts_per_s", title="puts/s")
     return 0
 
 

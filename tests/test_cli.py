@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 
@@ -59,6 +60,8 @@ def test_the_messaging_benchmark_prints_a_table_and_writes_json(tmp_path: object
             "4",
             "--out",
             str(out),
+            "--plot",
+            str(out.with_suffix(".svg")),
         ],
         capture_output=True,
         text=True,
@@ -68,3 +71,6 @@ def test_the_messaging_benchmark_prints_a_table_and_writes_json(tmp_path: object
     assert "CALLS/S" in done.stdout
     rows = json.loads(out.read_text())["results"]
     assert [r["concurrency"] for r in rows] == [1, 4] and all(r["calls_per_s"] > 0 for r in rows)
+    chart = ElementTree.parse(out.with_suffix(".svg"))
+    bars = [e for e in chart.iter() if e.tag.endswith("rect")]
+    assert len(bars) == 2 and all(float(b.get("width", 0)) > 0 for b in bars)
