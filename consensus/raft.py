@@ -17,8 +17,9 @@ Hazards of PySyncObj 0.3.17 and how this member handles them:
   (the state machine diverges). ``RaftMember`` trims entries it already holds with the same term from each
   AppendEntries before PySyncObj sees it, so only a real term conflict truncates; and if a truncation would
   still reach an applied entry, the member stops (``Diverged``) rather than diverge.
-- Term and vote are persisted only by the file journal: every member here has a data directory (a private
-  temporary one if none is given), so a restarted member never votes twice in a term.
+- Term and vote are persisted only by the file journal: every member here has a data directory (if none
+  is given, one per peer address that outlives restarts within this process), so a restarted member never
+  votes twice in a term.
 - ``leaderFallbackTimeout`` (30 s by default) keeps a cut-off leader acting as one: it is set to the election
   timeout, and reads that must be linearizable go through the log, which a minority leader cannot commit.
 - Nothing is fsynced by PySyncObj; an acknowledged write survives the loss of a minority of members, not the
@@ -28,10 +29,12 @@ Hazards of PySyncObj 0.3.17 and how this member handles them:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
 import heapq
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -178,11 +181,7 @@ class RaftMember:
         self.diverged: Diverged | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._owned_dir: tempfile.TemporaryDirectory[str] | None = None
-        data_dir = config.data_dir
-        if data_dir is None:
-            self._owned_dir = tempfile.TemporaryDirectory(prefix=f"kubemu-{name}-")
-            data_dir = self._owned_dir.name
+        data_dir = config.data_dir or _process_data_dir(peer_address, config)
         os.makedirs(data_dir, exist_ok=True)
         conf = SyncObjConf(
             autoTick=True,
@@ -293,11 +292,8 @@ class RaftMember:
         self._node._SyncObj__transport.frozen = frozen
 
     def destroy(self) -> None:
-        """Stop the member's thread and close its sockets (its data directory stays, unless it owns it)."""
+        """Stop the member's thread and close its sockets; its data directory stays for a restart."""
         self._node.destroy()
-        if self._owned_dir is not None:
-            self._owned_dir.cleanup()
-            self._owned_dir = None
 
     # -- guards, called on PySyncObj's thread ------------------------------------------------------------
 
@@ -360,6 +356,26 @@ _FAIL_REASONS = {
     FAIL_REASON.REQUEST_DENIED: "request denied",
     FAIL_REASON.UNKNOWN_OUTCOME: "unknown outcome",
 }
+
+
+_PROCESS_DIRS: set[str] = set()
+
+
+def _process_data_dir(address: str, config: RaftConfig) -> str:
+    """A member without a data directory still needs one for its term and vote, and it must outlive a
+    restart of the member (that is the point): a restart is built from the same ``config`` object, so the
+    directory is keyed by it and the address, for this process, and removed when the process exits."""
+    key = f"{os.getpid()}-{id(config):x}-{address.replace(':', '-')}"
+    path = os.path.join(tempfile.gettempdir(), f"kubemu-raft-{key}")
+    if not _PROCESS_DIRS:
+        atexit.register(_remove_process_dirs)
+    _PROCESS_DIRS.add(path)
+    return path
+
+
+def _remove_process_dirs() -> None:
+    for path in _PROCESS_DIRS:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _settle_change(future: asyncio.Future[None], error: int) -> None:

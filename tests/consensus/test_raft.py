@@ -7,6 +7,7 @@ import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -36,11 +37,13 @@ free_ports = free_loopback_ports
 
 
 class Group:
-    def __init__(self, size: int, links: LinkTable, config: RaftConfig) -> None:
+    def __init__(self, size: int, links: LinkTable, config: RaftConfig | Callable[[str], RaftConfig]) -> None:
+        """``config`` is one for all members, or a function of the member's name (e.g. its data dir)."""
         self.links = links
         self.addresses = {f"store-{i}": f"127.0.0.1:{p}" for i, p in enumerate(free_ports(size))}
         self.logs = {name: Log() for name in self.addresses}
-        self.members = {name: self.start(name, config) for name in self.addresses}
+        self.config = config if callable(config) else (lambda _: config)
+        self.members = {name: self.start(name, self.config(name)) for name in self.addresses}
 
     def start(self, name: str, config: RaftConfig) -> RaftMember:
         return RaftMember(
@@ -202,3 +205,22 @@ async def test_a_member_cut_off_from_every_peer_names_no_leader(group: Group) ->
     while followers[1].leader is not None and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert followers[1].leader is None  # PySyncObj alone keeps naming the dead leader
+
+
+async def test_a_restarted_member_remembers_its_term_and_vote(tmp_path: Any) -> None:
+    """Upstream issue 201: a member restarted without its term and vote could vote twice in one term."""
+    group = Group(3, LinkTable(random.Random(2)), lambda name: RaftConfig(data_dir=str(tmp_path / name)))
+    try:
+        leader = await group.leader()
+        await leader.propose(b"y")
+        follower = next(n for n, m in group.members.items() if m is not leader)
+        term = group.members[follower].term
+        voted = group.members[follower]._node._SyncObj__votedForNodeId
+        group.members[follower].destroy()
+        group.members[follower] = group.start(follower, group.config(follower))
+        restarted = group.members[follower]._node
+        assert term >= 1 and restarted.raftCurrentTerm >= term
+        assert restarted._SyncObj__votedForNodeId == voted or restarted.raftCurrentTerm > term
+    finally:
+        for member in group.members.values():
+            member.destroy()
