@@ -176,7 +176,7 @@ async def test_drop_with_probability_loses_some_messages(system: ActorSystem) ->
     outcomes = []
     for i in range(40):
         try:
-            outcomes.append(await a.call("forward", "b", i, timeout=0.05))
+            outcomes.append(await a.call("forward", "b", i, timeout=0.2))
         except errors.CallTimeout:
             outcomes.append(None)
     lost = outcomes.count(None)
