@@ -153,6 +153,7 @@ async def internal_path(seconds: float, concurrency: int) -> dict[str, Any]:
     """Writes/s through StoreMember actor calls, 3 members in this process."""
     from actors.runtime.local import LocalSystem
     from actors.runtime.system import SystemConfig
+    from consensus.client import wait_for_leader
     from consensus.member import MemberInfo, StoreMember
     from consensus.mvcc import types
     from consensus.raft import RaftConfig
@@ -167,12 +168,7 @@ async def internal_path(seconds: float, concurrency: int) -> dict[str, Any]:
             for m in members:
                 raft = RaftConfig(peer_secret="bench", data_dir=f"{data}/{m.name}")
                 await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft})
-            leader = ""
-            while not leader:
-                status = await system.ref("store-0").call("status")
-                leader = status.get("leader") or ""
-                await asyncio.sleep(0.05)
-            ref = system.ref(leader)
+            ref = system.ref(await wait_for_leader(system.ref, [m.name for m in members]))
             value = b"v" * 256
             latencies: list[float] = []
             stop_at = time.perf_counter() + seconds

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from actors.runtime.system import ActorSystem
 from chaos.runtime_demo import Check
-from consensus.client import StoreClient
+from consensus.client import StoreClient, wait_for_leader
 from consensus.member import MemberInfo, StoreMember
 from consensus.mvcc import types
 from consensus.ports import free_loopback_ports
@@ -43,7 +43,7 @@ async def run(system: ActorSystem, *, say: Callable[[str], None] = print) -> lis
             await system.spawn(
                 member.name, StoreMember, kwargs={"members": members, "raft": raft}, host=_host(system, i)
             )
-        first = await _leader(system, list(NAMES))
+        first = await wait_for_leader(system.ref, NAMES)
         stamp(f"3 store members on loopback; {first} leads")
 
         client = StoreClient(ref=system.ref, members=list(NAMES), clock=system.clock, deadline=30.0)
@@ -55,7 +55,7 @@ async def run(system: ActorSystem, *, say: Callable[[str], None] = print) -> lis
         await system.kill(first)
         killed = time.monotonic()
         survivors = [n for n in NAMES if n != first]
-        second = await _leader(system, survivors)
+        second = await wait_for_leader(system.ref, survivors)
         elected = time.monotonic() - killed
         stamp(f"killed the leader {first}; {second} leads after {elected:.2f}s")
 
@@ -83,17 +83,6 @@ async def run(system: ActorSystem, *, say: Callable[[str], None] = print) -> lis
 
 def elapsed_ok(seconds: float) -> bool:
     return seconds < 2.0
-
-
-async def _leader(system: ActorSystem, among: list[str], within: float = 10.0) -> str:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        for name in among:
-            status = await system.ref(name).call("status")
-            if status.get("leader") == name:
-                return name
-        await asyncio.sleep(0.01)
-    raise RuntimeError(f"no store leader among {among} within {within:g}s")
 
 
 async def _caught_up(system: ActorSystem, name: str, keys: int, within: float = 10.0) -> bool:

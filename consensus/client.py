@@ -16,8 +16,10 @@ It speaks to the store members by actor name and hides which one leads:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pysyncobj import FAIL_REASON
@@ -29,7 +31,7 @@ from consensus.member import RequestTimedOut
 from consensus.mvcc import types
 from consensus.raft import Diverged, ProposalFailed
 
-_NOT_COMMITTED = frozenset(
+NOT_COMMITTED = frozenset(
     {FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER, FAIL_REASON.QUEUE_FULL, FAIL_REASON.DISCARDED}
 )
 
@@ -131,7 +133,7 @@ class StoreClient:
             except (runtime_errors.UnknownActor, runtime_errors.ActorDead, Diverged) as error:
                 last = error  # never reached the log: safe to send elsewhere
             except ProposalFailed as error:
-                if error.reason not in _NOT_COMMITTED and not read:
+                if error.reason not in NOT_COMMITTED and not read:
                     raise
                 last = error
             except (RequestTimedOut, runtime_errors.CallTimeout) as error:
@@ -150,3 +152,24 @@ class StoreClient:
     def _switch(self) -> None:
         self._current = (self._current + 1) % len(self._refs)
         self.stats.switches += 1
+
+
+async def wait_for_leader(
+    ref: Callable[[str], ActorRef], members: Sequence[str], *, within: float = 10.0
+) -> str:
+    """The member that names itself leader, asking each member's status until one does.
+
+    ``within`` is wall seconds, not cluster time: elections run on Raft's wall-clock timers, whatever the
+    cluster's time scale. Raises ``StoreUnavailable`` if no member leads by then.
+    """
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for name in members:
+            try:
+                status = await ref(name).call("status")
+            except runtime_errors.ActorError:
+                continue  # a dead member leads nobody
+            if status.get("leader") == name:
+                return name
+        await asyncio.sleep(0.01)
+    raise StoreUnavailable(f"no store leader among {', '.join(members)} within {within:g}s")

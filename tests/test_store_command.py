@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.consensus.test_raft import free_ports
+from consensus.ports import free_loopback_ports as free_ports
 
 
 def start(*args: str, cwd: pathlib.Path) -> subprocess.Popen[str]:

@@ -22,8 +22,8 @@ from consensus import etcd_json, pki
 from consensus.client_port import ClientPort, Refusal, refusal
 from consensus.member import MemberInfo, RequestTimedOut, StoreMember
 from consensus.mvcc import errors
+from consensus.ports import free_loopback_ports as free_ports
 from consensus.raft import Diverged, ProposalFailed, RaftConfig
-from tests.consensus.test_raft import free_ports
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 

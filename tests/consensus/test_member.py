@@ -12,11 +12,11 @@ import pytest
 from actors.runtime.actor import Actor
 from actors.runtime.local import LocalSystem
 from actors.runtime.system import SystemConfig
-from consensus.client import _NOT_COMMITTED
+from consensus.client import NOT_COMMITTED, wait_for_leader
 from consensus.member import MemberInfo, RequestTimedOut, StoreMember
 from consensus.mvcc import errors, types
+from consensus.ports import free_loopback_ports as free_ports
 from consensus.raft import ProposalFailed, RaftConfig
-from tests.consensus.test_raft import free_ports
 
 NAMES = ["store-0", "store-1", "store-2"]
 
@@ -43,17 +43,7 @@ async def spawn_store(system: LocalSystem, data_root: str | None = None) -> list
 
 
 async def leader_of(system: LocalSystem, among: list[str] = NAMES, within: float = 5.0) -> str:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        leaders = []
-        for name in among:
-            status = await system.ref(name).call("status")
-            if status.get("leader") == name:
-                leaders.append(name)
-        if len(leaders) == 1:
-            return leaders[0]
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no leader among {among}")
+    return await wait_for_leader(system.ref, among, within=within)
 
 
 @pytest.fixture
@@ -73,7 +63,7 @@ async def put_when_led(system: LocalSystem, member: str, request: types.PutReque
             response: types.PutResponse = await system.ref(member).call("put", request)
             return response
         except ProposalFailed as error:
-            if error.reason not in _NOT_COMMITTED or time.monotonic() > deadline:
+            if error.reason not in NOT_COMMITTED or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.05)
 

@@ -33,14 +33,11 @@ class Log:
         self.commands = data.split(b"\n") if data else []
 
 
-free_ports = free_loopback_ports
-
-
 class Group:
     def __init__(self, size: int, links: LinkTable, config: RaftConfig | Callable[[str], RaftConfig]) -> None:
         """``config`` is one for all members, or a function of the member's name (e.g. its data dir)."""
         self.links = links
-        self.addresses = {f"store-{i}": f"127.0.0.1:{p}" for i, p in enumerate(free_ports(size))}
+        self.addresses = {f"store-{i}": f"127.0.0.1:{p}" for i, p in enumerate(free_loopback_ports(size))}
         self.logs = {name: Log() for name in self.addresses}
         self.config = config if callable(config) else (lambda _: config)
         self.members = {name: self.start(name, self.config(name)) for name in self.addresses}

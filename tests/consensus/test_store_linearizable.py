@@ -16,7 +16,7 @@ from actors.runtime.local import LocalSystem
 from actors.runtime.system import SystemConfig
 from chaos import linearizability
 from chaos.history import OpKind, Recorder
-from consensus.client import _NOT_COMMITTED
+from consensus.client import NOT_COMMITTED
 from consensus.mvcc import types
 from consensus.raft import Diverged, ProposalFailed
 from tests.consensus.test_member import NAMES, leader_of, spawn_store
@@ -35,7 +35,7 @@ async def system(tmp_path: Any) -> AsyncIterator[LocalSystem]:
 
 def definitely_not_applied(error: Exception) -> bool:
     if isinstance(error, ProposalFailed):
-        return error.reason in _NOT_COMMITTED
+        return error.reason in NOT_COMMITTED
     if isinstance(error, runtime_errors.CallInterrupted):
         return False  # the member died holding it: it may still commit
     return isinstance(error, runtime_errors.UnknownActor | runtime_errors.ActorDead | Diverged)
