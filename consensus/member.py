@@ -38,11 +38,10 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON
 
-from actors.runtime import wire
 from actors.runtime.actor import Actor
 from consensus import pki
 from consensus.client_port import ClientPort
-from consensus.mvcc import errors, types
+from consensus.mvcc import entry, errors, types
 from consensus.mvcc.store import MvccStore
 from consensus.raft import Diverged, ProposalFailed, RaftConfig, RaftMember
 
@@ -89,16 +88,19 @@ class _Machine:
         self.lock = lock
         self.on_applied = on_applied
 
-    def apply(self, command: bytes) -> bytes:
+    def apply(self, command: bytes) -> list[Any]:
+        """The results stay Python objects: PySyncObj hands them only to this member's own proposer."""
         results: list[Any] = []
+        requests = entry.decode(command)
+        apply = self.store.apply
         with self.lock:
-            for request in wire.unpack(command):
+            for request in requests:
                 try:
-                    results.append(self.store.apply(request))
+                    results.append(apply(request))
                 except errors.StoreError as error:
                     results.append(error)
         self.on_applied()
-        return wire.pack(results)
+        return results
 
     def snapshot(self) -> bytes:
         with self.lock:
@@ -397,11 +399,11 @@ class StoreMember(Actor):
 
     def _propose(self, raft: RaftMember, batch: list[tuple[types.Request, asyncio.Future[Any]]]) -> None:
         self.counters["proposals"] += 1
-        proposal = raft.propose(wire.pack([request for request, _ in batch]))
+        proposal = raft.propose(entry.encode([request for request, _ in batch]))
         proposal.add_done_callback(lambda done: self._settled(batch, done))
 
     def _settled(
-        self, batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[bytes]
+        self, batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[Any]
     ) -> None:
         """Answer a batch; while there is no leader (an election), hold it and propose again shortly, as
         etcd does: nothing reached a log, and the callers' own deadlines bound the wait."""
@@ -468,12 +470,12 @@ class StoreMember(Actor):
             raft.destroy()
 
 
-def _settle(batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[bytes]) -> None:
+def _settle(batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[Any]) -> None:
     error = done.exception()
     if error is not None:
         _fail(batch, error)
         return
-    for (_, future), result in zip(batch, wire.unpack(done.result()), strict=True):
+    for (_, future), result in zip(batch, done.result(), strict=True):
         if future.done():
             continue
         if isinstance(result, BaseException):

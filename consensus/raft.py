@@ -50,7 +50,8 @@ log = logging.getLogger("kubemu.consensus.raft")
 class StateMachine(Protocol):
     """What Raft replicates into: deterministic, fed committed commands in log order."""
 
-    def apply(self, command: bytes) -> bytes: ...
+    def apply(self, command: bytes) -> Any:
+        """The result goes to this member's own proposer only, in process (never over the wire)."""
 
     def snapshot(self) -> bytes: ...
 
@@ -135,7 +136,7 @@ class _Node(SyncObj):  # type: ignore[misc]
         super().__init__(self_address, peers, conf, transportClass=FaultyTransport)
 
     @replicated  # type: ignore[untyped-decorator]
-    def _apply(self, command: bytes) -> bytes:
+    def _apply(self, command: bytes) -> Any:
         return self._member._machine.apply(command)
 
     # Name-mangled hooks of SyncObj: the subclass attribute wins over SyncObj.__xxx.
@@ -213,15 +214,15 @@ class RaftMember:
 
     # -- proposing -------------------------------------------------------------------------------------
 
-    def propose(self, command: bytes) -> asyncio.Future[bytes]:
+    def propose(self, command: bytes) -> asyncio.Future[Any]:
         """Replicate ``command``; the future holds the state machine's result once committed and applied."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         if self.diverged is not None:
             future.set_exception(self.diverged)
             return future
 
-        def done(result: bytes | None, error: int) -> None:  # on PySyncObj's thread
+        def done(result: Any, error: int) -> None:  # on PySyncObj's thread
             loop.call_soon_threadsafe(_settle, future, result, error)
 
         self._node._apply(command, callback=done)
@@ -387,7 +388,7 @@ def _settle_change(future: asyncio.Future[None], error: int) -> None:
         future.set_exception(ProposalFailed(error))
 
 
-def _settle(future: asyncio.Future[bytes], result: bytes | None, error: int) -> None:
+def _settle(future: asyncio.Future[Any], result: Any, error: int) -> None:
     if future.done():
         return
     if error == FAIL_REASON.SUCCESS and result is not None:
