@@ -33,15 +33,14 @@ import codecs
 import collections
 import dataclasses
 import logging
-import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from pysyncobj import FAIL_REASON
 
 from consensus import etcd_json
+from consensus import http_server as hs
 from consensus.etcd_json import Code
 from consensus.mvcc import errors, types
 from consensus.mvcc.validation import MAX_REQUEST_BYTES
@@ -56,6 +55,7 @@ MAX_BODY_BYTES = MAX_REQUEST_BYTES * 4 // 3 + 512 * 1024
 """A body big enough for a 1.5 MiB value in base64 plus the JSON around it (etcd's gRPC overhead: 512 KiB)."""
 
 _JSON = "application/json"
+_TEXT = "text/plain; charset=utf-8"
 _END: Any = object()  # the end of a stream's request body
 _UNARY = "unary"
 _BIDI = "bidi_stream"
@@ -141,9 +141,9 @@ class ClientPort:
         self.ssl_context = ssl_context
         self.max_request_bytes = max_request_bytes
         self.status_interval = status_interval
-        self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
-        self._cleanup: asyncio.Task[None] | None = None
+        self._http: hs.HttpServer | None = None
+        self._routes: dict[tuple[str, str], Callable[[hs.Request], Awaitable[Any]]] = {}
+        self._known: set[str] = set()
         self._paused = False
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -173,52 +173,27 @@ class ClientPort:
             raft_term=0,
         )
         await self._refresh()
-        app = web.Application(client_max_size=self.max_request_bytes + 1)
-        self._routes(app)
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        assert runner.server is not None  # set up above
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            self.port = sock.getsockname()[1]
-            loop = asyncio.get_running_loop()
-            self._server = await loop.create_server(
-                runner.server, sock=sock, ssl=self.ssl_context, backlog=1024
-            )
-        except BaseException:
-            sock.close()
-            await runner.cleanup()
-            raise
-        self._runner = runner
+        self._route()
+        server = hs.HttpServer(self._serve_http, host=self.host, port=self.port, ssl_context=self.ssl_context)
+        await server.start()
+        self.port = server.port
+        self._http = server
         log.info("%s: client port serving %s", self.member.name, self.url)
 
     async def stop(self) -> None:
         """Stop listening, end every stream, finish requests in flight (at most a second), close."""
-        runner, server = self._runner, self._server
-        self._runner = self._server = None
+        server, self._http = self._http, None
         self.resume()
-        if server is not None:
-            server.close()
         for stream in list(self._streams):
             stream.end()
-        if runner is not None:
-            await runner.cleanup()
-        if self._cleanup is not None:
-            await self._cleanup
+        if server is not None:
+            await server.stop(grace=1.0)
 
     def abort(self) -> None:
         """Close at once, as a killed process would: stop listening and drop every connection."""
-        runner, server = self._runner, self._server
-        self._runner = self._server = None
+        server, self._http = self._http, None
         if server is not None:
-            server.close()
-        if runner is not None and runner.server is not None:
-            for connection in list(runner.server.connections):
-                connection.force_close()
-            self._cleanup = asyncio.get_running_loop().create_task(runner.cleanup())
+            server.abort()
         for stream in list(self._streams):
             stream.end()
 
@@ -240,7 +215,7 @@ class ClientPort:
 
     # -- routing -----------------------------------------------------------------------------------------
 
-    def _routes(self, app: web.Application) -> None:
+    def _route(self) -> None:
         kv, lease = "etcdserverpb.KV", "etcdserverpb.Lease"
         unary: dict[str, tuple[str, str, Serve]] = {
             "/v3/kv/range": (kv, "Range", self._range),
@@ -258,29 +233,36 @@ class ClientPort:
             "/v3/cluster/member/list": ("etcdserverpb.Cluster", "MemberList", self._member_list),
             "/v3/maintenance/status": ("etcdserverpb.Maintenance", "Status", self._status_call),
         }
-        for path, (service, method, serve) in unary.items():
-            app.router.add_post(path, self._unary(service, method, serve))
-        app.router.add_post("/v3/watch", self._watch)
-        app.router.add_post("/v3/lease/keepalive", self._keep_alive)
-        app.router.add_get("/health", self._health)
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/version", self._version)
-        known = {*unary, "/v3/watch", "/v3/lease/keepalive"}
+        routes: dict[tuple[str, str], Callable[[hs.Request], Awaitable[Any]]] = {
+            ("POST", path): self._unary(service, method, serve)
+            for path, (service, method, serve) in unary.items()
+        }
+        routes[("POST", "/v3/watch")] = self._watch
+        routes[("POST", "/v3/lease/keepalive")] = self._keep_alive
+        for method in ("GET", "HEAD"):
+            routes[(method, "/health")] = self._health
+            routes[(method, "/metrics")] = self._metrics
+            routes[(method, "/version")] = self._version
+        self._routes = routes
+        self._known = {*unary, "/v3/watch", "/v3/lease/keepalive"}
 
-        async def elsewhere(request: web.Request) -> web.Response:
+    async def _serve_http(self, request: hs.Request) -> Any:
+        route = self._routes.get((request.method, request.path))
+        if route is not None:
+            return await route(request)
+        if request.path.startswith("/v3/"):
             # grpc-gateway's mux: a known path with another method, else not found
-            if request.path in known:
+            if request.path in self._known:
                 return _error_response(Code.UNIMPLEMENTED, "Method Not Allowed")
             return _error_response(Code.NOT_FOUND, "Not Found")
-
-        app.router.add_route("*", "/v3/{tail:.*}", elsewhere)
+        return hs.Response(status=404, body=b"404 page not found\n", content_type=_TEXT)  # Go's NotFound
 
     def _unary(
         self, service: str, method: str, serve: Serve
-    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    ) -> Callable[[hs.Request], Awaitable[hs.Response]]:
         ok = (_UNARY, service, method, Code.OK)
 
-        async def handle(request: web.Request) -> web.Response:
+        async def handle(request: hs.Request) -> hs.Response:
             if self._paused:
                 await self._resumed.wait()
             self.in_flight += 1
@@ -294,11 +276,11 @@ class ClientPort:
             self.handled[ok] += 1
             self.counters["received_bytes"] += len(body)
             self.counters["sent_bytes"] += len(out)
-            return web.Response(body=out, content_type=_JSON)
+            return hs.Response(body=out, content_type=_JSON)
 
         return handle
 
-    def _refuse(self, error: Exception, call: tuple[str, str, str]) -> web.Response:
+    def _refuse(self, error: Exception, call: tuple[str, str, str]) -> hs.Response:
         answer = refusal(error)
         if isinstance(error, etcd_json.BadRequest) and call[0] == _BIDI:
             # the gateway hands a stream's undecodable first request back as a plain Go error: UNKNOWN
@@ -310,12 +292,10 @@ class ClientPort:
             self.counters["proposals_failed"] += 1
         return _error_response(answer.code, answer.message)
 
-    async def _read(self, request: web.Request) -> bytes:
-        if (request.content_length or 0) > self.max_request_bytes:
-            raise errors.RequestTooLarge()
+    async def _read(self, request: hs.Request) -> bytes:
         try:
-            return await request.read()
-        except web.HTTPRequestEntityTooLarge:
+            return await request.read(limit=self.max_request_bytes)
+        except hs.BodyTooLarge:
             raise errors.RequestTooLarge() from None
 
     # -- the header --------------------------------------------------------------------------------------
@@ -412,17 +392,17 @@ class ClientPort:
 
     # -- streams -----------------------------------------------------------------------------------------
 
-    async def _watch(self, request: web.Request) -> web.StreamResponse:
+    async def _watch(self, request: hs.Request) -> Any:
         stream = _Stream(self, request)
         return await stream.serve_watch()
 
-    async def _keep_alive(self, request: web.Request) -> web.StreamResponse:
+    async def _keep_alive(self, request: hs.Request) -> Any:
         stream = _Stream(self, request)
         return await stream.serve_keep_alive()
 
     # -- health, metrics, version ------------------------------------------------------------------------
 
-    async def _health(self, request: web.Request) -> web.Response:
+    async def _health(self, request: hs.Request) -> hs.Response:
         serializable = request.query.get("serializable", "false").lower() == "true"
         status = await self._refresh()
         reason = ""
@@ -437,28 +417,28 @@ class ClientPort:
         self.counters["health_success" if not reason else "health_failed"] += 1
         if reason:  # Go's http.Error: text/plain and a newline
             body = etcd_json.encode_health(False, reason) + b"\n"
-            return web.Response(status=503, body=body, content_type="text/plain", charset="utf-8")
-        return web.Response(body=etcd_json.encode_health(True), content_type=_JSON)
+            return hs.Response(status=503, body=body, content_type=_TEXT)
+        return hs.Response(body=etcd_json.encode_health(True), content_type=_JSON)
 
-    async def _metrics(self, request: web.Request) -> web.Response:
+    async def _metrics(self, request: hs.Request) -> hs.Response:
         status = await self._refresh()
         text = _render_metrics(self, status)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+        return hs.Response(body=text.encode(), content_type=_TEXT)
 
-    async def _version(self, request: web.Request) -> web.Response:
-        return web.Response(body=etcd_json.encode_version(), content_type=_JSON)
+    async def _version(self, request: hs.Request) -> hs.Response:
+        return hs.Response(body=etcd_json.encode_version(), content_type=_JSON)
 
 
-def _error_response(code: Code, message: str) -> web.Response:
+def _error_response(code: Code, message: str) -> hs.Response:
     status, body = etcd_json.encode_error(code, message)
-    return web.Response(status=status, body=body, content_type=_JSON)
+    return hs.Response(status=status, body=body, content_type=_JSON)
 
 
 class _Stream:
     """One ``/v3/watch`` or ``/v3/lease/keepalive`` call: its request body read as a sequence of JSON values,
     its answer written as newline-delimited chunks from ``outbox`` (None ends the answer)."""
 
-    def __init__(self, port: ClientPort, request: web.Request) -> None:
+    def __init__(self, port: ClientPort, request: hs.Request) -> None:
         self.port = port
         self.request = request
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -486,7 +466,7 @@ class _Stream:
                     return value
             elif self._eof:
                 return _END
-            chunk = await self.request.content.readany()
+            chunk = await self.request.read_chunk()
             self._read += len(chunk)
             if self._read > self.port.max_request_bytes:
                 raise errors.RequestTooLarge()
@@ -499,7 +479,7 @@ class _Stream:
 
     # -- /v3/watch ---------------------------------------------------------------------------------------
 
-    async def serve_watch(self) -> web.StreamResponse:
+    async def serve_watch(self) -> Any:
         port = self.port
         call = (_BIDI, "etcdserverpb.Watch", "Watch")
         try:  # the gateway decodes the first request before it answers anything
@@ -508,8 +488,7 @@ class _Stream:
                 etcd_json.decode_watch(first)
         except Exception as error:
             return port._refuse(error, call)
-        response = _chunked_response()
-        await response.prepare(self.request)
+        response = await self.request.stream(content_type=_JSON)
         port._streams.add(self)
         reader: asyncio.Task[None] | None = None
         try:
@@ -522,10 +501,10 @@ class _Stream:
                 await response.write(chunk)
                 port.counters["sent_bytes"] += len(chunk)
             port.handled[(*call, Code.OK)] += 1
-            await response.write_eof()
+            await response.end()
         except ConnectionResetError:
             port.handled[(*call, Code.CANCELLED)] += 1
-        except asyncio.CancelledError:  # the client went away (aiohttp cancels the handler)
+        except asyncio.CancelledError:  # the client went away (the server cancels the handler)
             port.handled[(*call, Code.CANCELLED)] += 1
             raise
         finally:
@@ -535,7 +514,7 @@ class _Stream:
             for member_id in self.watches.values():
                 port.member.unsubscribe(member_id)
             self.watches.clear()
-        return response
+        return hs.STREAMED
 
     async def _read_watch_requests(self) -> None:
         while True:
@@ -650,10 +629,10 @@ class _Stream:
 
     # -- /v3/lease/keepalive -----------------------------------------------------------------------------
 
-    async def serve_keep_alive(self) -> web.StreamResponse:
+    async def serve_keep_alive(self) -> Any:
         port = self.port
         call = (_BIDI, "etcdserverpb.Lease", "LeaseKeepAlive")
-        response: web.StreamResponse | None = None
+        response: hs.ChunkedWriter | None = None
         try:
             value = await self.next_value()
             lease_id = etcd_json.decode_keep_alive(value) if value is not _END else 0
@@ -670,15 +649,14 @@ class _Stream:
                 port.handled[(*call, answer.code)] += 1
                 chunk = etcd_json.stream_error_chunk(answer.code, answer.message)
                 if response is None:
-                    return web.Response(
+                    return hs.Response(
                         status=etcd_json.http_status(answer.code), body=chunk, content_type=_JSON
                     )
                 await response.write(chunk)
-                await response.write_eof()
-                return response
+                await response.end()
+                return hs.STREAMED
             if response is None:
-                response = _chunked_response()
-                await response.prepare(self.request)
+                response = await self.request.stream(content_type=_JSON)
             chunk = etcd_json.keep_alive_chunk(renewed, await port.header())
             await response.write(chunk)
             port.counters["sent_bytes"] += len(chunk)
@@ -689,20 +667,13 @@ class _Stream:
                 break
         port.handled[(*call, Code.OK)] += 1
         if response is None:
-            return web.Response(status=200, content_type=_JSON)
-        await response.write_eof()
-        return response
+            return hs.Response(status=200, content_type=_JSON)
+        await response.end()
+        return hs.STREAMED
 
 
 _COMPACTED = "etcdserver: mvcc: required revision has been compacted"
 _DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
-
-
-def _chunked_response() -> web.StreamResponse:
-    response = web.StreamResponse(status=200)
-    response.content_type = _JSON
-    response.enable_chunked_encoding()
-    return response
 
 
 # -- /metrics ------------------------------------------------------------------------------------------
