@@ -28,6 +28,8 @@ import tempfile
 import time
 from typing import Any
 
+from actors.runtime.actor import Actor
+from actors.runtime.system import ActorSystem
 from benchmarks.common import percentile, plot_bars, print_table, write_json
 from consensus.ports import free_loopback_ports
 
@@ -149,51 +151,79 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return result
 
 
-async def internal_path(seconds: float, concurrency: int) -> dict[str, Any]:
-    """Writes/s through StoreMember actor calls, 3 members in this process."""
-    from actors.runtime.local import LocalSystem
+class WriteLoad(Actor):
+    """Concurrent writers against one store member, run from an actor so they can sit on the member's host
+    (a direct await there, as the apiserver's calls to a co-located member are)."""
+
+    async def run_load(self, target: str, writers: int, seconds: float) -> dict[str, Any]:
+        from consensus.mvcc import types
+
+        ref = self.ref(target)
+        value = b"v" * 256
+        latencies: list[float] = []
+        stop_at = time.perf_counter() + seconds
+
+        async def writer(i: int) -> None:
+            j = 0
+            while time.perf_counter() < stop_at:
+                began = time.perf_counter()
+                await ref.call("put", types.PutRequest(key=b"k-%d-%d" % (i, j), value=value))
+                latencies.append(time.perf_counter() - began)
+                j += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(writer(i) for i in range(writers)))
+        elapsed = time.perf_counter() - began
+        latencies.sort()
+        return {
+            "puts_per_s": len(latencies) / elapsed,
+            "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+        }
+
+
+async def internal_path(seconds: float, concurrency: int, backend: str = "local") -> dict[str, Any]:
+    """Writes/s through StoreMember actor calls with 3 members, from writers on the leader's host.
+
+    ``local``: the three members and the writers share this process (and its one GIL). ``ray``: one Ray
+    host process per member, so followers apply on the other core; the writers run on the leader's host.
+    """
     from actors.runtime.system import SystemConfig
     from consensus.client import wait_for_leader
     from consensus.member import MemberInfo, StoreMember
-    from consensus.mvcc import types
     from consensus.raft import RaftConfig
 
-    system = LocalSystem(SystemConfig(call_timeout=600))
+    config = SystemConfig(call_timeout=600)
+    if backend == "ray":
+        from actors.runtime.ray_system import RaySystem
+
+        system: ActorSystem = RaySystem(config, hosts=3, num_cpus=2)
+    else:
+        from actors.runtime.local import LocalSystem
+
+        system = LocalSystem(config)
     async with system:
         ports = free_loopback_ports(3)
         members = [
             MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}") for i, p in enumerate(ports)
         ]
         with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as data:
-            for m in members:
+            for i, m in enumerate(members):
                 raft = RaftConfig(peer_secret="bench", data_dir=f"{data}/{m.name}")
-                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft})
-            ref = system.ref(await wait_for_leader(system.ref, [m.name for m in members]))
-            value = b"v" * 256
-            latencies: list[float] = []
-            stop_at = time.perf_counter() + seconds
-
-            async def writer(i: int) -> None:
-                j = 0
-                while time.perf_counter() < stop_at:
-                    began = time.perf_counter()
-                    await ref.call("put", types.PutRequest(key=b"k-%d-%d" % (i, j), value=value))
-                    latencies.append(time.perf_counter() - began)
-                    j += 1
-
-            began = time.perf_counter()
-            await asyncio.gather(*(writer(i) for i in range(concurrency)))
-            elapsed = time.perf_counter() - began
-            status = await ref.call("status")
-    latencies.sort()
+                host = f"host-{i}" if backend == "ray" else None
+                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft}, host=host)
+            leader = await wait_for_leader(system.ref, [m.name for m in members])
+            host = f"host-{leader.rpartition('-')[2]}" if backend == "ray" else None
+            load = await system.spawn("write-load", WriteLoad, host=host)
+            result = await load.call("run_load", leader, concurrency, seconds)
+            status = await system.ref(leader).call("status")
     return {
-        "target": "kubemu-3-internal",
+        "target": f"kubemu-3-internal-{backend}",
         "connections": concurrency,
-        "puts_per_s": len(latencies) / elapsed,
-        "p50_ms": percentile(latencies, 0.5) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
+        **result,
         "errors": 0,
         "leader_changes": status.get("leader_changes", 0),
+        "requests_per_proposal": round(status["requests"] / max(1, status["proposals"]), 1),
     }
 
 
@@ -204,14 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", nargs="+", type=int, default=[1, 16, 256])
     parser.add_argument("--seconds", type=float, default=10.0, help="per run (default 10)")
     parser.add_argument(
-        "--targets", nargs="+", default=["etcd-3", "kubemu-1", "kubemu-3", "internal"], help="what to measure"
+        "--targets",
+        nargs="+",
+        default=["etcd-3", "kubemu-1", "kubemu-3", "internal", "internal-ray"],
+        help="what to measure",
     )
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     parser.add_argument("--plot", default=None, help="write a bar chart of puts/s here (SVG)")
     args = parser.parse_args(argv)
 
     rows: list[dict[str, Any]] = []
-    http_targets = [t for t in args.targets if t != "internal"]
+    http_targets = [t for t in args.targets if not t.startswith("internal")]
     if http_targets:
         ensure_tools()
     tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -232,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {target:<10} {connections:>4} connections: {rate:>9,.0f} puts/s", flush=True)
             finally:
                 stop(processes)
-    if "internal" in args.targets:
+    for target in [t for t in args.targets if t.startswith("internal")]:
+        backend = "ray" if target == "internal-ray" else "local"
         for concurrency in args.connections:
-            row = asyncio.run(internal_path(args.seconds, concurrency))
+            row = asyncio.run(internal_path(args.seconds, concurrency, backend))
             rows.append(row)
-            print(f"  internal   {concurrency:>4} writers:     {row['puts_per_s']:>9,.0f} puts/s", flush=True)
+            print(f"  {target:<12} {concurrency:>4} writers: {row['puts_per_s']:>9,.0f} puts/s", flush=True)
 
     etcd = {r["connections"]: r["puts_per_s"] for r in rows if r["target"] == "etcd-3"}
     for row in rows:

@@ -454,9 +454,12 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self._connections: dict[_Connection, asyncio.Task[None]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start()
 
     def loop_time(self) -> float:
-        return asyncio.get_running_loop().time()
+        loop = self._loop
+        assert loop is not None, "start() the server first"
+        return loop.time()
 
     def _sweep(self) -> None:
         """Close kept-alive connections idle past ``idle_timeout``: one timer for all, not one per request."""
@@ -470,6 +473,7 @@ class HttpServer:
         self._sweeper = loop.call_later(max(0.05, self.idle_timeout / 4), self._sweep)
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:

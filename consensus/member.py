@@ -87,11 +87,15 @@ class _Machine:
         self.store = store
         self.lock = lock
         self.on_applied = on_applied
+        # Entries this member proposed, by their bytes: applying one of them reuses the requests instead of
+        # decoding the entry again (the proposer of a batch is usually the leader, which applies it too).
+        # Popped when applied or when the proposal fails; an entry applied elsewhere is simply decoded.
+        self.proposed: dict[bytes, list[types.Request]] = {}
 
     def apply(self, command: bytes) -> list[Any]:
         """The results stay Python objects: PySyncObj hands them only to this member's own proposer."""
         results: list[Any] = []
-        requests = entry.decode(command)
+        requests = self.proposed.pop(command, None) or entry.decode(command)
         apply = self.store.apply
         with self.lock:
             for request in requests:
@@ -135,6 +139,7 @@ class StoreMember(Actor):
         self.request_timeout = request_timeout
         self.store = MvccStore()
         self._lock = threading.Lock()
+        self._machine = _Machine(self.store, self._lock, self._applied_from_raft_thread)
         self._raft: RaftMember | None = None
         self._queue: list[tuple[types.Request, asyncio.Future[Any]]] = []
         self._flush_scheduled = False
@@ -151,7 +156,7 @@ class StoreMember(Actor):
         me = self._me()
         self._loop = asyncio.get_running_loop()
         peers = {m.name: m.peer_url for m in self.members if m.name != self.name}
-        machine = _Machine(self.store, self._lock, self._applied_from_raft_thread)
+        machine = self._machine
         self._raft = RaftMember(
             name=self.name,
             peer_address=me.peer_url,
@@ -399,15 +404,20 @@ class StoreMember(Actor):
 
     def _propose(self, raft: RaftMember, batch: list[tuple[types.Request, asyncio.Future[Any]]]) -> None:
         self.counters["proposals"] += 1
-        proposal = raft.propose(entry.encode([request for request, _ in batch]))
-        proposal.add_done_callback(lambda done: self._settled(batch, done))
+        requests = [request for request, _ in batch]
+        command = entry.encode(requests)
+        self._machine.proposed[command] = requests
+        proposal = raft.propose(command)
+        proposal.add_done_callback(lambda done: self._settled(batch, done, command))
 
     def _settled(
-        self, batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[Any]
+        self, batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[Any], command: bytes
     ) -> None:
         """Answer a batch; while there is no leader (an election), hold it and propose again shortly, as
         etcd does: nothing reached a log, and the callers' own deadlines bound the wait."""
         error = done.exception()
+        if error is not None:
+            self._machine.proposed.pop(command, None)
         waiting = [entry for entry in batch if not entry[1].done()]
         if isinstance(error, ProposalFailed) and error.reason == FAIL_REASON.MISSING_LEADER and waiting:
             asyncio.get_running_loop().call_later(_NO_LEADER_RETRY, self._repropose, waiting)
