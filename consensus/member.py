@@ -411,7 +411,10 @@ class StoreMember(Actor):
         proposal.add_done_callback(lambda done: self._settled(batch, done, command))
 
     def _settled(
-        self, batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[Any], command: bytes
+        self,
+        batch: list[tuple[types.Request, asyncio.Future[Any]]],
+        done: asyncio.Future[Any],
+        command: bytes,
     ) -> None:
         """Answer a batch; while there is no leader (an election), hold it and propose again shortly, as
         etcd does: nothing reached a log, and the callers' own deadlines bound the wait."""
