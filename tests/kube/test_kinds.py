@@ -38,6 +38,12 @@ UPSTREAM = [
     ("clusterroles", (), "rbac.authorization.k8s.io/v1", False, "ClusterRole"),
     ("rolebindings", (), "rbac.authorization.k8s.io/v1", True, "RoleBinding"),
     ("clusterrolebindings", (), "rbac.authorization.k8s.io/v1", False, "ClusterRoleBinding"),
+    ("tokenreviews", (), "authentication.k8s.io/v1", False, "TokenReview"),
+    ("selfsubjectreviews", (), "authentication.k8s.io/v1", False, "SelfSubjectReview"),
+    ("subjectaccessreviews", (), "authorization.k8s.io/v1", False, "SubjectAccessReview"),
+    ("selfsubjectaccessreviews", (), "authorization.k8s.io/v1", False, "SelfSubjectAccessReview"),
+    ("selfsubjectrulesreviews", (), "authorization.k8s.io/v1", False, "SelfSubjectRulesReview"),
+    ("localsubjectaccessreviews", (), "authorization.k8s.io/v1", True, "LocalSubjectAccessReview"),
     ("pods", (), "metrics.k8s.io/v1beta1", True, "PodMetrics"),
     ("nodes", (), "metrics.k8s.io/v1beta1", False, "NodeMetrics"),
 ]
