@@ -3,10 +3,10 @@
 Subcommands (each has ``--help``):
 
 - ``kubemu demo``: the main demonstration (for now the actor runtime's: heartbeating nodes and faults);
+- ``kubemu up``: a control plane (store members and the apiserver) in the foreground, with a kubeconfig
+  for kubectl, in the style of kind and kwokctl;
 - ``kubemu store``: just the replicated store (etcd v3 JSON API on its client ports), in the foreground;
 - ``kubemu bench NAME``: runs ``benchmarks/NAME.py`` (``actor-messaging``, ``store``); JSON with ``--out``.
-
-Later issues add ``up`` and ``fault`` here, in the style of kind and kwokctl.
 """
 
 from __future__ import annotations
@@ -44,6 +44,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-scale", type=float, default=60.0, help="cluster seconds per wall second (default 60)"
     )
     demo.add_argument("--ray-address", default=None, help="join this Ray cluster (ray backend)")
+
+    up = commands.add_parser(
+        "up",
+        help="run a cluster's control plane in the foreground",
+        description="Start the store members and the apiserver, write a kubeconfig, and serve until Ctrl-C "
+        "or SIGTERM.",
+    )
+    up.add_argument("--name", default="kubemu", help="cluster name; the context is kubemu-<name>")
+    up.add_argument("--nodes", type=int, default=0, help="emulated nodes (they register once kubelets land)")
+    up.add_argument("--store-members", type=int, default=3, help="store members: 1, 3 or 5 (default 3)")
+    up.add_argument("--api-port", type=int, default=6443, help="apiserver port on 127.0.0.1 (default 6443)")
+    up.add_argument(
+        "--store-client-port", type=int, default=None, help="also serve the etcd API from this port on"
+    )
+    up.add_argument("--backend", choices=["local", "ray"], default="local", help="actor runtime backend")
+    up.add_argument("--ray-address", default=None, help="join this Ray cluster (ray backend)")
+    up.add_argument("--time-scale", type=float, default=1.0, help="cluster seconds per wall second")
+    up.add_argument("--seed", type=int, default=0, help="cluster seed (default 0)")
+    up.add_argument("--insecure", action="store_true", help="plain HTTP without authentication (experiments)")
+    up.add_argument("--pki-dir", default=".kubemu/pki", help="certificates (created if missing)")
+    up.add_argument("--kubeconfig", default=".kubemu/kubeconfig", help="where to write the kubeconfig")
 
     store = commands.add_parser(
         "store",
@@ -83,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_demo(args))
     if args.command == "store":
         return asyncio.run(_store(args))
+    if args.command == "up":
+        return asyncio.run(_up(args))
     if args.command == "bench":
         return subprocess.call([sys.executable, "-m", BENCHMARKS[args.name], *args.args])
     raise AssertionError(args.command)
@@ -109,6 +132,107 @@ async def _demo(args: argparse.Namespace) -> int:
     failed = [c for c in checks if not c.passed]
     print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed")
     return 1 if failed else 0
+
+
+async def _up(args: argparse.Namespace) -> int:
+    from actors.apiserver.server import ApiServer
+    from consensus import pki
+    from consensus.client import wait_for_leader
+    from consensus.member import MemberInfo, StoreMember
+    from consensus.ports import free_loopback_ports
+    from consensus.raft import RaftConfig
+
+    if args.store_members not in (1, 3, 5):
+        print(f"kubemu up: --store-members must be 1, 3 or 5, not {args.store_members}", file=sys.stderr)
+        return 2
+    if not _port_free(args.api_port):
+        print(f"kubemu up: port {args.api_port} on 127.0.0.1 is already in use", file=sys.stderr)
+        return 1
+    paths = None
+    if not args.insecure:
+        try:
+            paths = pki.write_pki(args.pki_dir, members=args.store_members)
+        except pki.PkiError as error:
+            print(f"kubemu up: {error}", file=sys.stderr)
+            return 1
+    secret = pki.peer_secret(args.pki_dir) if paths is not None else None
+    peers = free_loopback_ports(args.store_members)
+    members = [
+        MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{port}") for i, port in enumerate(peers)
+    ]
+    config = SystemConfig(seed=args.seed, time_scale=args.time_scale, call_timeout=60.0)
+    options = {"hosts": 2, "address": args.ray_address} if args.backend == "ray" else {}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f'Creating cluster "{args.name}" ({args.backend} backend, {args.store_members} store members) ...')
+    with tempfile.TemporaryDirectory(prefix="kubemu-up-") as data_dir:
+        system = create_system(args.backend, config, **options)
+        async with system:
+            for i, member in enumerate(members):
+                raft = RaftConfig(peer_secret=secret, data_dir=os.path.join(data_dir, member.name))
+                kwargs: dict[str, Any] = {"members": members, "raft": raft}
+                if args.store_client_port is not None:
+                    kwargs["client_port"] = args.store_client_port + i
+                    kwargs["pki_dir"] = args.pki_dir if paths is not None else None
+                await system.spawn(member.name, StoreMember, kwargs=kwargs)
+            leader = await wait_for_leader(system.ref, [m.name for m in members])
+            print(f" ✓ store: {args.store_members} members, leader {leader}")
+            security: dict[str, Any] = {}
+            if paths is not None:
+                security = _apiserver_security(paths)
+            await system.spawn(
+                "apiserver-0",
+                ApiServer,
+                kwargs={"store_members": [m.name for m in members], "port": args.api_port, **security},
+            )
+            scheme = "http" if paths is None else "https"
+            server = f"{scheme}://127.0.0.1:{args.api_port}"
+            _write_kubeconfig(args.kubeconfig, args.name, server, paths)
+            print(f" ✓ apiserver: {server}")
+            print(f'Set kubectl context to "kubemu-{args.name}" in {args.kubeconfig}')
+            print("You can now use your cluster with:\n")
+            print(f"kubectl --kubeconfig {args.kubeconfig} get namespaces\n")
+            print("Stop with Ctrl-C.", flush=True)
+            await stop.wait()
+            print(f'Deleting cluster "{args.name}" ...', flush=True)
+    return 0
+
+
+def _apiserver_security(paths: Any) -> dict[str, Any]:
+    """TLS with the cluster CA, client certificates and tokens authenticated, RBAC authorising."""
+    return {"pki_dir": str(paths.directory)}
+
+
+def _write_kubeconfig(path: str, name: str, server: str, paths: Any) -> None:
+    """A kubeconfig with one cluster, user and context (``kubemu-<name>``), as kind writes it."""
+    import base64
+
+    from kube import codec
+
+    context = f"kubemu-{name}"
+    cluster: dict[str, Any] = {"server": server}
+    user: dict[str, Any] = {}
+    if paths is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(paths.ca.cert.read_bytes()).decode()
+        user["client-certificate-data"] = base64.b64encode(paths.admin.cert.read_bytes()).decode()
+        user["client-key-data"] = base64.b64encode(paths.admin.key.read_bytes()).decode()
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": cluster}],
+        "users": [{"name": context, "user": user}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+        "current-context": context,
+        "preferences": {},
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path + ".tmp", "w") as handle:
+        handle.write(codec.dump_yaml(document))
+    os.chmod(path + ".tmp", 0o600)
+    os.replace(path + ".tmp", path)
 
 
 async def _store(args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ what the store is measured by. It serves what those two ports need and no more:
 - Malformed requests get a plain-text 400 and the connection closes; headers over ``max_header_bytes``
   get 431; a handler that raises gets 500 (logged) and the server goes on serving everyone else.
 - TLS: pass an ``ssl.SSLContext``; ``request.peer_certificate`` is the verified client certificate
-  (``ssl.SSLSocket.getpeercert()``'s dict) when the context asked for one.
+  (``ssl.SSLSocket.getpeercert()``'s dict, and ``peer_certificate_der`` its DER bytes) when the context
+  asked for one.
 
 It binds where it is told (callers bind loopback only) and reads no clock of the cluster: the idle
 timeout of a kept-alive connection is wall time, as any server's is.
@@ -84,6 +85,7 @@ class Request:
         "method",
         "path",
         "peer_certificate",
+        "peer_certificate_der",
         "query_string",
         "target",
         "version",
@@ -106,6 +108,7 @@ class Request:
         self.path = unquote(raw_path)
         self._query: dict[str, str] | None = None
         self.peer_certificate: dict[str, Any] | None = connection.peer_certificate
+        self.peer_certificate_der: bytes | None = connection.peer_certificate_der
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         length = headers.get("content-length")
         if self._chunked or length is None:
@@ -239,6 +242,9 @@ class _Connection:
         self.idle_since: float | None = None  # loop time since when it waits for a request head
         ssl_object = writer.get_extra_info("ssl_object")
         self.peer_certificate = ssl_object.getpeercert() if ssl_object is not None else None
+        self.peer_certificate_der = (
+            ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        )
 
     # -- reading -------------------------------------------------------------------------------------------
 

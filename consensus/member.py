@@ -320,15 +320,25 @@ class StoreMember(Actor):
         watcher: str,
         method: str,
         prev_kv: bool = False,
+        tag: Any = None,
     ) -> int:
-        """Stream changes to ``watcher``: ``tell(method, watch_id, events)`` per applied batch."""
+        """Stream changes to ``watcher``: ``tell(method, watch_id, events)`` per applied batch, or
+        ``tell(method, tag, events)`` when the watcher chose a ``tag`` (one it knows before this returns,
+        unique across members)."""
         ref = self.ref(watcher)
-        return self.subscribe(
-            key, range_end, start_revision, prev_kv=prev_kv, deliver=lambda i, e: ref.tell(method, i, e)
-        )
+
+        def deliver(watch_id: int, events: list[types.Event]) -> None:
+            ref.tell(method, watch_id if tag is None else tag, events)
+
+        return self.subscribe(key, range_end, start_revision, prev_kv=prev_kv, deliver=deliver)
 
     async def cancel_watch(self, watch_id: int) -> bool:
         return self._watches.pop(watch_id, None) is not None
+
+    async def watching(self, watch_ids: list[int]) -> list[bool]:
+        """Which of these watches this member still serves (a restarted member serves none of its old
+        ones)."""
+        return [watch_id in self._watches for watch_id in watch_ids]
 
     def subscribe(
         self,

@@ -4,6 +4,8 @@
 
     ca.crt, ca.key              the cluster CA (ECDSA P-256, CA:TRUE, keyUsage certSign/cRLSign), 10 years
     admin.crt, admin.key        client cert CN=kubernetes-admin, O=system:masters (the cluster-admin user)
+    apiserver.crt, .key         the apiserver's serving cert (serverAuth); SANs localhost, kubernetes,
+                                kubernetes.default(.svc(.cluster.local)), 127.0.0.1, ::1, 10.96.0.1
     etcd/server.crt, .key       the store's client port (serverAuth); SANs localhost, store-0..store-{n-1},
                                 127.0.0.1, ::1
     etcd/peer.crt, .key         member to member (serverAuth + clientAuth), the same SANs
@@ -67,6 +69,13 @@ ADMIN_GROUP = "system:masters"
 ETCD_CLIENT_USER = "kubemu-etcd-client"
 LOOPBACK_DNS_NAMES = ("localhost",)
 LOOPBACK_IP_ADDRESSES = ("127.0.0.1", "::1")
+APISERVER_DNS_NAMES = (
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+KUBERNETES_SERVICE_IP = "10.96.0.1"  # the first address of the default service network
 
 _CERT_MODE = 0o644
 _KEY_MODE = 0o600
@@ -130,6 +139,7 @@ class PkiPaths:
     directory: pathlib.Path
     ca: KeyPairPaths
     admin: KeyPairPaths
+    apiserver: KeyPairPaths
     etcd_server: KeyPairPaths
     etcd_peer: KeyPairPaths
     etcd_client: KeyPairPaths
@@ -146,6 +156,7 @@ class PkiPaths:
             directory=root,
             ca=pair("ca"),
             admin=pair("admin"),
+            apiserver=pair("apiserver"),
             etcd_server=pair("etcd/server"),
             etcd_peer=pair("etcd/peer"),
             etcd_client=pair("etcd/client"),
@@ -335,6 +346,13 @@ def _layout(members: int) -> dict[str, _Profile]:
         ),
         "etcd_client": _Profile(common_name=ETCD_CLIENT_USER, server=False, client=True),
         "admin": _Profile(common_name=ADMIN_USER, organizations=(ADMIN_GROUP,), server=False, client=True),
+        "apiserver": _Profile(
+            common_name="kube-apiserver",
+            dns_names=(*LOOPBACK_DNS_NAMES, *APISERVER_DNS_NAMES),
+            ip_addresses=(*ips, ipaddress.ip_address(KUBERNETES_SERVICE_IP)),
+            server=True,
+            client=False,
+        ),
     }
 
 

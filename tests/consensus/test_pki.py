@@ -18,7 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from consensus import pki
 
-LEAVES = ("etcd_server", "etcd_peer", "etcd_client", "admin")
+LEAVES = ("etcd_server", "etcd_peer", "etcd_client", "admin", "apiserver")
 NOW = datetime.datetime.now(datetime.UTC)
 
 

@@ -1,0 +1,1 @@
+"""The apiserver: Kubernetes REST and watch over the store."""

@@ -1,0 +1,593 @@
+"""The REST verbs with Kubernetes semantics, over ``storage.ObjectStore`` and the watch caches.
+
+``Rest`` is what both the HTTP layer and the internal (actor) client call. Every method takes the kind and
+the coordinates from the request path and a body already decoded to a dict; it returns plain dicts and
+raises ``status.ApiError`` with upstream's reason, code and wording. What it does, as upstream's generic
+registry (``staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go``) and strategies do:
+
+- create: the path's namespace must match the body's; ``generateName`` gets a random suffix (retried on a
+  clash); uid, creationTimestamp, generation and an empty status are set; defaulting, then validation
+  (422 with one cause per field); the namespace must exist and not be terminating; Services get their
+  ClusterIP and NodePorts; ``dryRun=All`` stops before the store.
+- update: optimistic concurrency on ``metadata.resourceVersion`` (stale: 409 Conflict; absent: the update is
+  unconditional, retried against the latest version); uid and creationTimestamp cannot change; the main
+  resource keeps ``status`` and the ``status`` subresource keeps everything else; immutable fields are
+  checked; generation bumps on spec changes only.
+- patch: JSON patch, merge patch or strategic merge patch applied to the latest version, then an update
+  guarded by that version (retried on conflicts, as upstream retries a patch).
+- delete: preconditions (uid, resourceVersion); an object with finalizers, a scheduled pod with a grace
+  period, or a namespace is marked (``deletionTimestamp``) instead of removed; the answer is the object.
+- list: from the watch cache for ``resourceVersion=0``; otherwise a consistent read from the store (the
+  only way to honour ``limit``/``continue`` and exact versions).
+
+Time comes from the injected clock, uids and names from the injected random generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Any
+
+from actors.apiserver import allocators, status, storage, strategies
+from actors.apiserver.watch_cache import Filter, WatchCache, Watcher
+from actors.runtime.clock import Clock
+from kube import defaults, errors, kinds, meta, validate
+from kube import patch as json_patches
+from kube import strategic_merge_patch as smp
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
+_RETRIES = 8  # attempts of an unconditional update or a patch that keeps losing races
+_NAMESPACE_FINALIZER = "kubernetes"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ListOptions:
+    filter: Filter = dataclasses.field(default_factory=Filter)
+    limit: int = 0
+    continue_token: str = ""
+    resource_version: str = ""
+    resource_version_match: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    propagation_policy: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any] | None, **overrides: Any) -> DeleteOptions:
+        body = body or {}
+        preconditions = body.get("preconditions") or {}
+        values: dict[str, Any] = {
+            "grace_period_seconds": body.get("gracePeriodSeconds"),
+            "precondition_uid": preconditions.get("uid"),
+            "precondition_resource_version": preconditions.get("resourceVersion"),
+            "propagation_policy": body.get("propagationPolicy"),
+            "dry_run": bool(body.get("dryRun")),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class Rest:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        objects: storage.ObjectStore,
+        caches: dict[kinds.Kind, WatchCache],
+        registry: kinds.Registry,
+        clock: Clock,
+        rng: random.Random,
+        cluster_ips: allocators.ClusterIPAllocator,
+        node_ports: allocators.NodePortAllocator,
+    ) -> None:
+        self.objects = objects
+        self.caches = caches
+        self.registry = registry
+        self.clock = clock
+        self.rng = rng
+        self.cluster_ips = cluster_ips
+        self.node_ports = node_ports
+        self._namespaces = registry.by_resource("", "v1", "namespaces")
+
+    # -- reads ---------------------------------------------------------------------------------------------
+
+    async def get(self, kind: kinds.Kind, namespace: str | None, name: str) -> dict[str, Any]:
+        return await self.objects.get(kind, namespace, name)
+
+    async def list_objects(
+        self, kind: kinds.Kind, namespace: str | None, options: ListOptions
+    ) -> dict[str, Any]:
+        """A ``<Kind>List`` with ``metadata.resourceVersion`` (and ``continue`` when there is more)."""
+        rv = options.resource_version
+        cache = self.caches.get(kind)
+        filter = dataclasses.replace(options.filter, namespace=namespace if kind.namespaced else None)
+        if cache is not None and cache.ready and rv == "0" and not options.continue_token:
+            items = cache.select(filter)
+            return _list_object(kind, items, cache.revision)
+        revision = 0
+        if rv and rv != "0":
+            revision = _parse_rv(rv)
+            if options.resource_version_match == "NotOlderThan":
+                revision = 0  # a consistent read is never older than what was asked for
+        if options.resource_version_match and not rv:
+            raise status.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        selective = not filter.label_selector.empty or not filter.field_selector.empty
+        if not selective:
+            page = await self.objects.list(
+                kind, namespace, limit=options.limit, continue_token=options.continue_token, revision=revision
+            )
+            return _list_object(kind, page.items, page.revision, page.continue_token, page.remaining)
+        # Selectors filter after the read, so a page may come back short, as upstream's does.
+        page = await self.objects.list(
+            kind, namespace, limit=options.limit, continue_token=options.continue_token, revision=revision
+        )
+        items = [obj for obj in page.items if filter.matches(obj, kind)]
+        return _list_object(kind, items, page.revision, page.continue_token, None)
+
+    def watch(
+        self, kind: kinds.Kind, namespace: str | None, options: ListOptions, wake: Any, *, buffer: int
+    ) -> tuple[WatchCache, Watcher]:
+        cache = self.caches[kind]
+        filter = dataclasses.replace(options.filter, namespace=namespace if kind.namespaced else None)
+        rv = options.resource_version
+        start = _parse_rv(rv) if rv and rv != "0" else None
+        return cache, cache.watch(filter, start, wake, buffer=buffer)
+
+    # -- create --------------------------------------------------------------------------------------------
+
+    async def create(
+        self, kind: kinds.Kind, namespace: str | None, body: Any, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        obj = self._checked_body(kind, namespace, body)
+        md = obj["metadata"]
+        if md.get("resourceVersion"):
+            raise status.bad_request("resourceVersion should not be set on objects to be created")
+        for attempt in range(_RETRIES):
+            candidate = meta.deep_copy(obj)
+            cmd = candidate["metadata"]
+            if not cmd.get("name") and cmd.get("generateName"):
+                cmd["name"] = meta.generate_name(cmd["generateName"], self.rng)
+            for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"):
+                cmd.pop(field, None)
+            cmd["uid"] = meta.new_uid(self.rng)
+            cmd["creationTimestamp"] = meta.now_rfc3339(self.clock.now())
+            _default(kind, candidate)
+            strategies.prepare_for_create(kind, candidate)
+            _validate_create(kind, candidate)
+            if kind.namespaced:
+                await self._check_namespace(kind, cmd["name"], cmd["namespace"])
+            allocated = self._allocate(kind, candidate, None)
+            if dry_run:
+                self._release(allocated)
+                return candidate
+            try:
+                return await self.objects.create(kind, candidate)
+            except status.ApiError as error:
+                self._release(allocated)
+                if error.reason == "AlreadyExists" and not md.get("name") and md.get("generateName"):
+                    if attempt < _RETRIES - 1:
+                        continue
+                    raise status.generate_name_conflict(kind, cmd["name"], 1) from None
+                raise
+        raise AssertionError("unreachable")
+
+    async def _check_namespace(self, kind: kinds.Kind, name: str, namespace: str) -> None:
+        """404 for a namespace that does not exist, 403 for one being deleted (upstream's
+        NamespaceLifecycle admission)."""
+        assert self._namespaces is not None
+        cache = self.caches.get(self._namespaces)
+        found = cache.get(None, namespace) if cache is not None and cache.ready else None
+        if found is None:
+            try:
+                found = await self.objects.get(self._namespaces, None, namespace)
+            except status.ApiError:
+                raise status.not_found(self._namespaces, namespace) from None
+        terminating = (found.get("status") or {}).get("phase") == "Terminating"
+        if found.get("metadata", {}).get("deletionTimestamp") or terminating:
+            raise status.forbidden(
+                kind,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
+
+    # -- update and patch ----------------------------------------------------------------------------------
+
+    async def update(
+        self,
+        kind: kinds.Kind,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        obj = self._checked_body(kind, namespace, body, name=name)
+        wanted = obj["metadata"].get("resourceVersion") or ""
+        for _ in range(_RETRIES):
+            old = await self.objects.get(kind, namespace, name)
+            if wanted and wanted != old["metadata"]["resourceVersion"]:
+                raise status.conflict(kind, name)
+            try:
+                return await self._write_update(kind, obj, old, subresource=subresource, dry_run=dry_run)
+            except status.ApiError as error:
+                if error.reason != "Conflict" or wanted:
+                    raise
+        raise status.conflict(kind, name)
+
+    async def patch(
+        self,
+        kind: kinds.Kind,
+        namespace: str | None,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        if patch_type not in PATCH_TYPES:
+            raise status.unsupported_media_type(PATCH_TYPES)
+        for _ in range(_RETRIES):
+            old = await self.objects.get(kind, namespace, name)
+            patched = _apply_patch(kind, old, patch_type, patch)
+            if not isinstance(patched, dict):
+                raise status.bad_request("the patch did not produce an object")
+            md = patched.setdefault("metadata", {})
+            if not isinstance(md, dict):
+                raise status.bad_request("metadata must be an object")
+            if md.get("resourceVersion") and md["resourceVersion"] != old["metadata"]["resourceVersion"]:
+                raise status.conflict(kind, name)
+            md["resourceVersion"] = old["metadata"]["resourceVersion"]
+            patched.setdefault("apiVersion", kind.api_version)
+            patched.setdefault("kind", kind.kind)
+            obj = self._checked_body(kind, namespace, patched, name=name)
+            try:
+                return await self._write_update(kind, obj, old, subresource=subresource, dry_run=dry_run)
+            except status.ApiError as error:
+                if error.reason != "Conflict":
+                    raise
+        raise status.conflict(kind, name)
+
+    async def _write_update(
+        self, kind: kinds.Kind, obj: dict[str, Any], old: dict[str, Any], *, subresource: str, dry_run: bool
+    ) -> dict[str, Any]:
+        old_md = old["metadata"]
+        if subresource == "status":
+            new = strategies.prepare_for_status_update(obj, old)
+        else:
+            new = obj
+            md = new["metadata"]
+            for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+                if field in old_md:
+                    md[field] = old_md[field]
+                else:
+                    md.pop(field, None)
+            md.pop("managedFields", None)
+            strategies.prepare_for_update(kind, new, old)
+            _default(kind, new)
+            defaults.prepare_for_update(kind, new, old)
+        _validate_update(kind, new, old)
+        allocated = self._allocate(kind, new, old) if subresource != "status" else []
+        expected = int(old_md["resourceVersion"])
+        if dry_run:
+            self._release(allocated)
+            return new
+        if (
+            old_md.get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and _removable(kind, new)
+        ):
+            await self.objects.delete(kind, old, expected)
+            return new
+        try:
+            written = await self.objects.update(kind, new, expected)
+        except status.ApiError:
+            self._release(allocated)
+            raise
+        self._release_dropped(kind, new, old)
+        return written
+
+    # -- delete --------------------------------------------------------------------------------------------
+
+    async def delete(
+        self, kind: kinds.Kind, namespace: str | None, name: str, options: DeleteOptions
+    ) -> tuple[dict[str, Any], int]:
+        """(the object as it is after the call, HTTP status): 200 when gone or marked, 202 while a
+        foreground deletion waits for dependents (not used yet)."""
+        for _ in range(_RETRIES):
+            old = await self.objects.get(kind, namespace, name)
+            md = old["metadata"]
+            if options.precondition_uid is not None and options.precondition_uid != md.get("uid"):
+                raise status.conflict(
+                    kind,
+                    name,
+                    f"Precondition failed: UID in precondition: {options.precondition_uid}, "
+                    f"UID in object meta: {md.get('uid', '')}",
+                )
+            if (
+                options.precondition_resource_version is not None
+                and options.precondition_resource_version != md["resourceVersion"]
+            ):
+                raise status.conflict(
+                    kind,
+                    name,
+                    f"Precondition failed: ResourceVersion in precondition: "
+                    f"{options.precondition_resource_version}, "
+                    f"ResourceVersion in object meta: {md['resourceVersion']}",
+                )
+            marked = self._mark_for_deletion(kind, old, options)
+            if options.dry_run:
+                return (marked or old), 200
+            try:
+                if marked is not None:
+                    if marked is old:
+                        return old, 200  # already terminating with nothing new to record
+                    return await self.objects.update(kind, marked, int(md["resourceVersion"])), 200
+                await self.objects.delete(kind, old, int(md["resourceVersion"]))
+            except status.ApiError as error:
+                if error.reason == "Conflict":
+                    continue
+                raise
+            self._release_dropped(kind, {}, old)
+            return old, 200
+        raise status.conflict(kind, name)
+
+    def _mark_for_deletion(
+        self, kind: kinds.Kind, obj: dict[str, Any], options: DeleteOptions
+    ) -> dict[str, Any] | None:
+        """The object with its deletion recorded when it must linger (finalizers, a graceful pod, a
+        namespace), ``obj`` itself when it already lingers, None when it can go now."""
+        md = obj["metadata"]
+        is_pod = kind.group == "" and kind.resource == "pods"
+        is_namespace = kind.group == "" and kind.resource == "namespaces"
+        grace = 0
+        if is_pod:
+            spec = obj.get("spec") or {}
+            asked = options.grace_period_seconds
+            grace = int(spec.get("terminationGracePeriodSeconds", 30)) if asked is None else asked
+            if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                grace = 0
+        if md.get("deletionTimestamp"):
+            if is_pod and grace == 0 and not md.get("finalizers"):
+                return None  # a force delete of a terminating pod
+            return obj
+        if not md.get("finalizers") and not is_namespace and grace == 0:
+            return None
+        marked = meta.deep_copy(obj)
+        mmd = marked["metadata"]
+        mmd["deletionTimestamp"] = meta.now_rfc3339(self.clock.now() + grace)
+        mmd["deletionGracePeriodSeconds"] = grace
+        if is_namespace:
+            marked.setdefault("status", {})["phase"] = "Terminating"
+        return marked
+
+    async def delete_collection(
+        self, kind: kinds.Kind, namespace: str | None, list_options: ListOptions, options: DeleteOptions
+    ) -> dict[str, Any]:
+        listed = await self.list_objects(kind, namespace, list_options)
+        deleted = []
+        for item in listed["items"]:
+            md = item["metadata"]
+            try:
+                obj, _ = await self.delete(kind, md.get("namespace"), md["name"], options)
+            except status.ApiError as error:
+                if error.reason != "NotFound":
+                    raise
+                continue
+            deleted.append(obj)
+        return _list_object(kind, deleted, _parse_rv(listed["metadata"]["resourceVersion"]))
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _checked_body(
+        self, kind: kinds.Kind, namespace: str | None, body: Any, *, name: str | None = None
+    ) -> dict[str, Any]:
+        """The body as an object of ``kind`` at these coordinates, or 400 as upstream words it."""
+        if not isinstance(body, dict):
+            raise status.bad_request(
+                "the body of the request was in an unknown format - "
+                "accepted media types include: application/json, application/yaml"
+            )
+        obj = meta.deep_copy(body)
+        api_version = obj.get("apiVersion")
+        kind_name = obj.get("kind")
+        if (api_version is not None and api_version != kind.api_version) or (
+            kind_name is not None and kind_name != kind.kind
+        ):
+            raise status.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({kind.api_version})"
+                if api_version != kind.api_version
+                else f"the kind in the data ({kind_name}) does not match the expected kind ({kind.kind})"
+            )
+        obj["apiVersion"] = kind.api_version
+        obj["kind"] = kind.kind
+        md = obj.get("metadata")
+        if md is None:
+            md = obj["metadata"] = {}
+        if not isinstance(md, dict):
+            raise status.bad_request("metadata must be an object")
+        if kind.namespaced:
+            body_namespace = md.get("namespace")
+            if body_namespace and namespace and body_namespace != namespace:
+                raise status.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            md["namespace"] = namespace or body_namespace or "default"
+        else:
+            md.pop("namespace", None)
+        if name is not None:
+            if md.get("name") and md["name"] != name:
+                raise status.bad_request(
+                    f"the name of the object ({md['name']}) does not match the name on the URL ({name})"
+                )
+            md["name"] = name
+        return obj
+
+    def _allocate(self, kind: kinds.Kind, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Any]:
+        """Service addresses and ports (what this call took, so a failed write can give it back)."""
+        if not (kind.group == "" and kind.resource == "services"):
+            return []
+        taken: list[Any] = []
+        spec = obj.setdefault("spec", {})
+        old_spec = (old or {}).get("spec") or {}
+        service_type = spec.get("type", "ClusterIP")
+        try:
+            if service_type != "ExternalName":
+                ip = spec.get("clusterIP") or old_spec.get("clusterIP") or ""
+                if not ip:
+                    ip = self.cluster_ips.allocate_next()
+                    taken.append(("ip", ip))
+                elif ip != "None" and ip != old_spec.get("clusterIP"):
+                    self.cluster_ips.allocate(ip)
+                    taken.append(("ip", ip))
+                spec["clusterIP"] = ip
+                spec["clusterIPs"] = [ip]
+            if service_type in ("NodePort", "LoadBalancer"):
+                old_ports = {
+                    (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                    for p in old_spec.get("ports") or []
+                }
+                for index, port in enumerate(spec.get("ports") or []):
+                    wanted = port.get("nodePort") or old_ports.get(
+                        (port.get("port"), port.get("protocol", "TCP"))
+                    )
+                    if not wanted:
+                        port["nodePort"] = self.node_ports.allocate_next()
+                        taken.append(("port", port["nodePort"]))
+                    elif wanted not in old_ports.values():
+                        try:
+                            self.node_ports.allocate(int(wanted))
+                        except allocators.AllocationError as error:
+                            raise status.invalid(
+                                kind,
+                                obj["metadata"]["name"],
+                                [
+                                    errors.FieldError(
+                                        field=f"spec.ports[{index}].nodePort",
+                                        type=errors.FieldErrorType.INVALID,
+                                        bad_value=wanted,
+                                        detail=str(error),
+                                    )
+                                ],
+                            ) from None
+                        port["nodePort"] = wanted
+                        taken.append(("port", wanted))
+                    else:
+                        port["nodePort"] = wanted
+        except allocators.AllocationError as error:
+            self._release(taken)
+            raise status.invalid(
+                kind,
+                obj["metadata"]["name"],
+                [
+                    errors.FieldError(
+                        field="spec.clusterIPs",
+                        type=errors.FieldErrorType.INVALID,
+                        bad_value=spec.get("clusterIPs") or [spec.get("clusterIP", "")],
+                        detail=f"failed to allocate IP {spec.get('clusterIP', '')}: {error}",
+                    )
+                ],
+            ) from None
+        return taken
+
+    def _release(self, taken: list[Any]) -> None:
+        for what, value in taken:
+            if what == "ip":
+                self.cluster_ips.release(value)
+            else:
+                self.node_ports.release(value)
+
+    def _release_dropped(self, kind: kinds.Kind, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Give back the addresses and ports the old version held and the new one does not."""
+        if not (kind.group == "" and kind.resource == "services"):
+            return
+        new_spec = new.get("spec") or {}
+        old_spec = old.get("spec") or {}
+        old_ip = old_spec.get("clusterIP")
+        if old_ip and old_ip != "None" and old_ip != new_spec.get("clusterIP"):
+            self.cluster_ips.release(old_ip)
+        kept = {p.get("nodePort") for p in new_spec.get("ports") or []}
+        for port in old_spec.get("ports") or []:
+            if port.get("nodePort") and port["nodePort"] not in kept:
+                self.node_ports.release(port["nodePort"])
+
+
+def _removable(kind: kinds.Kind, obj: dict[str, Any]) -> bool:
+    """Whether an object marked for deletion may go once its finalizers are gone (a pod waits for its
+    kubelet unless its grace period is over; a namespace waits for its own finalizer)."""
+    if kind.group == "" and kind.resource == "pods":
+        return int(obj["metadata"].get("deletionGracePeriodSeconds") or 0) == 0
+    if kind.group == "" and kind.resource == "namespaces":
+        return not (obj.get("spec") or {}).get("finalizers")
+    return True
+
+
+def _apply_patch(kind: kinds.Kind, old: dict[str, Any], patch_type: str, patch: Any) -> Any:
+    try:
+        if patch_type == JSON_PATCH:
+            if not isinstance(patch, list):
+                raise errors.PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+            return json_patches.json_patch(old, patch)
+        if not isinstance(patch, dict):
+            raise errors.PatchError(
+                "json: cannot unmarshal array into Go value of type map[string]interface {}"
+            )
+        if patch_type == MERGE_PATCH:
+            return json_patches.merge_patch(old, patch)
+        return smp.strategic_merge_patch(old, patch, kind.kind)
+    except errors.PatchError as error:
+        raise status.bad_request(str(error)) from None
+
+
+def _list_object(
+    kind: kinds.Kind,
+    items: list[dict[str, Any]],
+    revision: int,
+    token: str = "",
+    remaining: int | None = None,
+) -> dict[str, Any]:
+    list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
+    if token:
+        list_meta["continue"] = token
+    if remaining is not None and token:
+        list_meta["remainingItemCount"] = remaining
+    return {"kind": kind.list_kind, "apiVersion": kind.api_version, "metadata": list_meta, "items": items}
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise status.bad_request(f'Invalid value: "{text}": resourceVersion must be a number') from None
+    if value < 0:
+        raise status.bad_request(f'Invalid value: "{text}": resourceVersion must be a number')
+    return value
+
+
+def _default(kind: kinds.Kind, obj: dict[str, Any]) -> None:
+    defaults.default(kind, obj)
+
+
+def _validate_create(kind: kinds.Kind, obj: dict[str, Any]) -> None:
+    causes = validate.validate_create(kind, obj)
+    if causes:
+        raise status.invalid(kind, obj["metadata"].get("name", ""), causes)
+
+
+def _validate_update(kind: kinds.Kind, new: dict[str, Any], old: dict[str, Any]) -> None:
+    causes = validate.validate_update(kind, new, old)
+    if causes:
+        raise status.invalid(kind, new["metadata"].get("name", ""), causes)

@@ -1,0 +1,573 @@
+"""``ApiServer``: the apiserver actor (``apiserver-0``), the cluster's front door and the store's only client.
+
+What it runs:
+
+- one ``WatchCache`` per stored resource, each fed by one store watch (``StoreMember.watch`` with
+  ``prev_kv``) from the revision of its initial list, so every change reaches every cache in order; a
+  watch on a member that died or restarted is re-established on another member from the cache's revision
+  (a compacted gap re-lists the resource and closes its watchers, which re-list as upstream's do);
+- ``rest.Rest`` for the verbs, and ``http_api.HttpApi`` on a ``consensus.http_server.HttpServer`` bound to
+  loopback (HTTPS with the cluster CA unless ``insecure``);
+- the bootstrap a fresh cluster has: the ``default``, ``kube-system``, ``kube-public`` and
+  ``kube-node-lease`` namespaces, the ``kubernetes`` Service, and (when secured) upstream's bootstrap RBAC
+  roles and bindings;
+- with a PKI directory: HTTPS, authentication (client certificates, static tokens) and RBAC, the
+  authorizer following the RBAC caches (``security.Security``);
+- the internal client API other actors call (``get``, ``list``, ``create``, ``update``, ``patch``,
+  ``delete``, ``watch``/``stop_watch``), with the same semantics as HTTP and no HTTP on the path.
+
+A namespace that is deleted is emptied here (every namespaced object in it deleted, then the namespace),
+standing in for the controller-manager's namespace controller until that lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from actors.apiserver import allocators, authn, rbac, rest, status, storage
+from actors.apiserver.http_api import HttpApi
+from actors.apiserver.security import Security
+from actors.apiserver.watch_cache import DELETED, Filter, WatchCache, Watcher
+from actors.runtime import errors as runtime_errors
+from actors.runtime.actor import Actor
+from consensus import http_server as hs
+from consensus import pki
+from consensus.client import StoreClient, StoreUnavailable
+from consensus.mvcc import errors as store_errors
+from consensus.mvcc import types
+from kube import fields, kinds, labels
+
+log = logging.getLogger("kubemu.apiserver")
+
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_WATCH_CHECK = 1.0  # cluster seconds between checks that the store still serves our watches
+
+
+def stored_kinds(registry: kinds.Registry) -> list[kinds.Kind]:
+    """The kinds kept in the store (not the virtual ones: bindings, reviews, aggregated metrics)."""
+    virtual = ("metrics.k8s.io", "authentication.k8s.io", "authorization.k8s.io")
+    return [k for k in registry if k.group not in virtual and k.resource != "bindings"]
+
+
+@dataclasses.dataclass(slots=True)
+class _StoreWatch:
+    kind: kinds.Kind
+    member: str
+    watch_id: int  # the member's id of it
+    tag: int  # ours, which its events carry
+
+
+class ApiServer(Actor):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store_members: list[str],
+        port: int = 6443,
+        host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
+        registry: kinds.Registry = kinds.DEFAULT,
+        service_cidr: str = allocators.DEFAULT_SERVICE_CIDR,
+        node_port_range: str = allocators.DEFAULT_NODE_PORT_RANGE,
+        watch_cache_capacity: int = 10_000,
+        bookmark_interval: float = 60.0,
+        pki_dir: str | None = None,
+        token_file: str | None = None,
+    ) -> None:
+        """``pki_dir``: serve HTTPS with ``apiserver.crt`` and authenticate and authorise every request
+        (client certificates, the static ``token_file``, RBAC); None serves plain HTTP to anyone."""
+        self.store_members = list(store_members)
+        self.port = port
+        self.host = host
+        self.ssl_context = ssl_context
+        self.registry = registry
+        self.service_cidr = service_cidr
+        self.node_port_range = node_port_range
+        self.watch_cache_capacity = watch_cache_capacity
+        self.bookmark_interval = bookmark_interval
+        self.pki_dir = pki_dir
+        self.token_file = token_file
+        self.security: Security | None = None
+        self.caches: dict[kinds.Kind, WatchCache] = {}
+        self._store_watches: dict[int, _StoreWatch] = {}  # by tag
+        self._next_tag = 1
+        self._internal_watches: dict[int, tuple[WatchCache, Watcher]] = {}
+        self._next_watch = 1
+        self.http: hs.HttpServer | None = None
+        self.api: HttpApi | None = None
+        self.rest: rest.Rest | None = None
+        self.ready = False
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        self.client = StoreClient(ref=self.ref, members=self.store_members, clock=self.clock)
+        self.objects = storage.ObjectStore(self.client)
+        self.cluster_ips = allocators.ClusterIPAllocator(rng=self.rng, cidr=self.service_cidr)
+        self.node_ports = allocators.NodePortAllocator(rng=self.rng, port_range=self.node_port_range)
+        self.rest = rest.Rest(
+            objects=self.objects,
+            caches=self.caches,
+            registry=self.registry,
+            clock=self.clock,
+            rng=self.rng,
+            cluster_ips=self.cluster_ips,
+            node_ports=self.node_ports,
+        )
+        for kind in stored_kinds(self.registry):
+            self.caches[kind] = WatchCache(kind, capacity=self.watch_cache_capacity)
+        await asyncio.gather(*(self._start_watch(kind) for kind in self.caches))
+        services = self.registry.by_resource("", "v1", "services")
+        if services is not None:
+            for event in self.cluster_ips.rebuild(self.caches[services].objects.values()):
+                log.warning("service IP repair: %s", event)
+            self.node_ports.rebuild(self.caches[services].objects.values())
+        await self._bootstrap()
+        if self.pki_dir is not None:
+            await self._bootstrap_rbac()
+        authenticate: Callable[[hs.Request], Any] | None = None
+        authorize: Callable[[Any, dict[str, Any]], None] | None = None
+        if self.pki_dir is not None:
+            self.security = self._secure()
+            authenticate, authorize = self.security.authenticate, self.security.authorize
+        self.api = HttpApi(
+            rest=self.rest,
+            registry=self.registry,
+            now=self.clock.now,
+            server_address=f"{self.host}:{self.port}",
+            bookmark_interval=self.bookmark_interval,
+            authenticate=authenticate,
+            authorize=authorize,
+            metrics=self.metrics_text,
+            review=self.security.review if self.security is not None else None,
+            ready=lambda: self.ready,
+        )
+        self.http = hs.HttpServer(
+            self.api.handle, host=self.host, port=self.port, ssl_context=self.ssl_context
+        )
+        await self.http.start()
+        self.port = self.http.port
+        self.ready = True
+        log.info(
+            "%s: serving on %s://%s:%d",
+            self.name,
+            "https" if self.ssl_context else "http",
+            self.host,
+            self.port,
+        )
+
+    def _secure(self) -> Security:
+        """TLS from the PKI directory, the authenticators, and an authorizer that follows the RBAC caches."""
+        assert self.pki_dir is not None
+        paths = pki.PkiPaths.under(self.pki_dir)
+        self.ssl_context = pki.server_ssl_context(paths, require_client_cert=False, identity=paths.apiserver)
+        token_file = None
+        if self.token_file is not None:
+            with open(self.token_file) as handle:
+                token_file = authn.parse_token_file(handle.read(), path=self.token_file)
+        security = Security(authenticator=authn.Authenticator(token_file=token_file), now=self.clock.now)
+        loop = asyncio.get_running_loop()
+        for resource in ("roles", "clusterroles", "rolebindings", "clusterrolebindings"):
+            kind = self.registry.by_resource(rbac.GROUP, "v1", resource)
+            assert kind is not None
+            self._follow(self.caches[kind], security.on_rbac_change, loop)
+        return security
+
+    def _follow(
+        self,
+        cache: WatchCache,
+        on_change: Callable[[str, dict[str, Any]], None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """Call ``on_change(type, object)`` for what the cache holds now and for every later change."""
+        watcher: Watcher | None = None
+
+        def drain() -> None:
+            nonlocal watcher
+            assert watcher is not None
+            for event in watcher.take():
+                on_change(event.type, event.object)
+            if watcher.closed:  # a re-list: follow again from what the cache holds now
+                watcher = cache.watch(Filter(), None, wake)
+                drain()
+
+        def wake() -> None:
+            loop.call_soon(drain)
+
+        watcher = cache.watch(Filter(), None, wake)
+        drain()
+
+    async def on_stop(self) -> None:
+        self.ready = False
+        if self.http is not None:
+            await self.http.stop(grace=1.0)
+        for cache in self.caches.values():
+            for watcher in cache.watchers():
+                cache.stop(watcher)
+                watcher.wake()
+
+    def on_kill(self) -> None:
+        self.ready = False
+        if self.http is not None:
+            self.http.abort()
+
+    async def run(self) -> None:
+        """Keep the store watches alive and finish namespaces being deleted."""
+        while True:
+            await self.sleep(_WATCH_CHECK)
+            try:
+                await self._check_watches()
+                await self._finalize_namespaces()
+            except (StoreUnavailable, runtime_errors.ActorError, status.ApiError) as error:
+                log.info("%s: housekeeping postponed: %s", self.name, error)
+
+    # -- the store watches ---------------------------------------------------------------------------------
+
+    async def _start_watch(self, kind: kinds.Kind, *, relist: bool = True) -> None:
+        cache = self.caches[kind]
+        if relist:
+            page = await self.objects.list(kind, None)
+            cache.replace(page.items, page.revision)
+        start = storage.prefix(kind)
+        member = self.client.current_member
+        tag = self._next_tag
+        self._next_tag += 1
+        watch = _StoreWatch(kind=kind, member=member, watch_id=0, tag=tag)
+        self._store_watches[tag] = watch  # before the call: the backlog may arrive before it returns
+        try:
+            watch.watch_id = await self.ref(member).call(
+                "watch",
+                start,
+                types.prefix_range_end(start),
+                cache.revision + 1,
+                watcher=self.name,
+                method="on_store_events",
+                prev_kv=True,
+                tag=tag,
+            )
+        except store_errors.Compacted:
+            del self._store_watches[tag]
+            await self._start_watch(kind, relist=True)
+        except BaseException:
+            del self._store_watches[tag]
+            raise
+
+    async def on_store_events(self, tag: int, events: list[types.Event]) -> None:
+        """What a store member's watch delivers (``tell``): one applied batch's changes of one resource."""
+        watch = self._store_watches.get(tag)
+        if watch is not None:  # else a watch we gave up on
+            self._apply(watch.kind, events)
+
+    def _apply(self, kind: kinds.Kind, events: list[types.Event]) -> None:
+        changes = []
+        for event in events:
+            if event.type == types.EventType.DELETE:
+                if event.prev_kv is None:
+                    continue
+                obj = storage.decode(event.prev_kv)
+                obj["metadata"]["resourceVersion"] = str(event.kv.mod_revision)
+                changes.append((DELETED, obj, event.kv.mod_revision))
+            else:
+                changes.append(("PUT", storage.decode(event.kv), event.kv.mod_revision))
+        self.caches[kind].apply(changes)
+
+    async def _check_watches(self) -> None:
+        by_member: dict[str, list[_StoreWatch]] = {}
+        for watch in self._store_watches.values():
+            by_member.setdefault(watch.member, []).append(watch)
+        for member, watches in by_member.items():
+            try:
+                alive = (
+                    await self.ref(member)
+                    .options(timeout=5.0)
+                    .call("watching", [w.watch_id for w in watches])
+                )
+            except runtime_errors.ActorError:
+                alive = [False] * len(watches)
+            lost = [w for w, ok in zip(watches, alive, strict=True) if not ok]
+            if not lost:
+                continue
+            log.warning("%s: %d store watches on %s lost; re-establishing", self.name, len(lost), member)
+            if member == self.client.current_member:
+                self.client._switch()
+            for watch in lost:
+                self._store_watches.pop(watch.tag, None)
+                await self._start_watch(watch.kind, relist=False)
+
+    # -- bootstrap and namespaces --------------------------------------------------------------------------
+
+    async def _bootstrap(self) -> None:
+        assert self.rest is not None
+        namespaces = self.registry.by_resource("", "v1", "namespaces")
+        services = self.registry.by_resource("", "v1", "services")
+        assert namespaces is not None and services is not None
+        for name in DEFAULT_NAMESPACES:
+            if self.caches[namespaces].get(None, name) is None:
+                await self._create_quietly(namespaces, None, {"metadata": {"name": name}})
+        if self.caches[services].get("default", "kubernetes") is None:
+            ip = self.cluster_ips.kubernetes_service_ip
+            service = {
+                "metadata": {
+                    "name": "kubernetes",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "type": "ClusterIP",
+                    "clusterIP": ip,
+                    "ports": [
+                        {"name": "https", "port": 443, "protocol": "TCP", "targetPort": self.port or 6443}
+                    ],
+                    "sessionAffinity": "None",
+                },
+            }
+            await self._create_quietly(services, "default", service)
+
+    async def _bootstrap_rbac(self) -> None:
+        """Upstream's bootstrap roles and bindings (cluster-admin for system:masters, discovery for everyone
+        authenticated, ...), created once."""
+        for obj in rbac.bootstrap_policy():
+            kind = self.registry.by_kind(obj["apiVersion"], obj["kind"])
+            assert kind is not None
+            namespace = obj["metadata"].get("namespace")
+            if self.caches[kind].get(namespace, obj["metadata"]["name"]) is None:
+                await self._create_quietly(kind, namespace, obj)
+
+    async def _create_quietly(self, kind: kinds.Kind, namespace: str | None, obj: dict[str, Any]) -> None:
+        assert self.rest is not None
+        try:
+            await self.rest.create(kind, namespace, obj)
+        except status.ApiError as error:
+            if error.reason != "AlreadyExists":
+                raise
+
+    async def _finalize_namespaces(self) -> None:
+        assert self.rest is not None
+        namespaces = self.registry.by_resource("", "v1", "namespaces")
+        assert namespaces is not None
+        for ns in list(self.caches[namespaces].objects.values()):
+            if not ns["metadata"].get("deletionTimestamp"):
+                continue
+            name = ns["metadata"]["name"]
+            for kind, cache in self.caches.items():
+                if not kind.namespaced:
+                    continue
+                for obj in [o for o in cache.objects.values() if o["metadata"].get("namespace") == name]:
+                    try:
+                        await self.rest.delete(
+                            kind, name, obj["metadata"]["name"], rest.DeleteOptions(grace_period_seconds=0)
+                        )
+                    except status.ApiError as error:
+                        if error.reason != "NotFound":
+                            raise
+            if any(
+                o["metadata"].get("namespace") == name
+                for k, c in self.caches.items()
+                if k.namespaced
+                for o in c.objects.values()
+            ):
+                continue  # something is still going (a pod with finalizers); look again next time
+            try:
+                await self.objects.delete(namespaces, ns, int(ns["metadata"]["resourceVersion"]))
+            except status.ApiError as error:
+                if error.reason not in ("NotFound", "Conflict"):
+                    raise
+
+    # -- the internal client API ---------------------------------------------------------------------------
+
+    def kind(self, resource: str) -> kinds.Kind:
+        """A kind by any name kubectl accepts (``pods``, ``deployments.apps``, ``Deployment``)."""
+        kind = self.registry.lookup(resource)
+        if kind is None:
+            raise status.not_found("", resource)
+        return kind
+
+    async def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+        assert self.rest is not None
+        return await self.rest.get(self.kind(resource), namespace, name)
+
+    async def list_objects(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> dict[str, Any]:
+        assert self.rest is not None
+        kind = self.kind(resource)
+        options = rest.ListOptions(
+            filter=_filter(kind, label_selector, field_selector),
+            limit=limit,
+            continue_token=continue_token,
+            resource_version=resource_version,
+        )
+        return await self.rest.list_objects(kind, namespace, options)
+
+    async def create(
+        self, resource: str, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        assert self.rest is not None
+        return await self.rest.create(self.kind(resource), namespace, obj, dry_run=dry_run)
+
+    async def update(
+        self, resource: str, namespace: str | None, obj: dict[str, Any], *, subresource: str = ""
+    ) -> dict[str, Any]:
+        assert self.rest is not None
+        name = (obj.get("metadata") or {}).get("name", "")
+        return await self.rest.update(self.kind(resource), namespace, name, obj, subresource=subresource)
+
+    async def patch(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        *,
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        assert self.rest is not None
+        return await self.rest.patch(
+            self.kind(resource), namespace, name, patch_type, patch, subresource=subresource
+        )
+
+    async def delete(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        precondition_resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        assert self.rest is not None
+        options = rest.DeleteOptions(
+            grace_period_seconds=grace_period_seconds,
+            precondition_resource_version=precondition_resource_version,
+        )
+        obj, _ = await self.rest.delete(self.kind(resource), namespace, name, options)
+        return obj
+
+    async def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        watcher: str,
+        method: str,
+        label_selector: str = "",
+        field_selector: str = "",
+        resource_version: str = "",
+    ) -> int:
+        """Stream changes to actor ``watcher``: ``tell(method, watch_id, [(type, object), ...])``, in order.
+
+        An empty list with the watch closed means the watch ended (an overflow or a re-list): re-list and
+        watch again, as an informer does.
+        """
+        assert self.rest is not None
+        kind = self.kind(resource)
+        options = rest.ListOptions(
+            filter=_filter(kind, label_selector, field_selector), resource_version=resource_version
+        )
+        watch_id = self._next_watch
+        self._next_watch += 1
+        target = self.ref(watcher)
+        scheduled = False
+        loop = asyncio.get_running_loop()
+
+        def flush() -> None:
+            nonlocal scheduled
+            scheduled = False
+            entry = self._internal_watches.get(watch_id)
+            if entry is None:
+                return
+            cache, subscription = entry
+            events = [(e.type, e.object) for e in subscription.take()]
+            if events:
+                target.tell(method, watch_id, events)
+            if subscription.closed:
+                self._internal_watches.pop(watch_id, None)
+                cache.stop(subscription)
+                target.tell(method, watch_id, [])
+
+        def wake() -> None:
+            nonlocal scheduled
+            if not scheduled:
+                scheduled = True
+                loop.call_soon(flush)
+
+        cache, subscription = self.rest.watch(kind, namespace, options, wake, buffer=100_000)
+        self._internal_watches[watch_id] = (cache, subscription)
+        if subscription.events:
+            wake()
+        return watch_id
+
+    async def stop_watch(self, watch_id: int) -> bool:
+        entry = self._internal_watches.pop(watch_id, None)
+        if entry is None:
+            return False
+        entry[0].stop(entry[1])
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready,
+            "port": self.port,
+            "watches": self.api.watches if self.api is not None else 0,
+            "internal_watches": len(self._internal_watches),
+            "store": dataclasses.asdict(self.client.stats),
+            "caches": {
+                k.qualified_resource: c.stats() for k, c in self.caches.items() if c.objects or c.watchers()
+            },
+        }
+
+    def metrics_text(self) -> str:
+        """Prometheus text with upstream's names where they exist."""
+        lines = [
+            "# HELP apiserver_request_total Counter of apiserver requests broken out for each verb, "
+            "path and HTTP response code.",
+            "# TYPE apiserver_request_total counter",
+        ]
+        if self.api is not None:
+            for (method, path, code), count in sorted(self.api.requests.items()):
+                lines.append(
+                    f'apiserver_request_total{{code="{code}",path="{path}",verb="{method}"}} {count}'
+                )
+        lines += [
+            "# HELP apiserver_registered_watchers "
+            "Number of currently registered watchers for a given resources",
+            "# TYPE apiserver_registered_watchers gauge",
+        ]
+        for kind, cache in sorted(self.caches.items(), key=lambda item: item[0].qualified_resource):
+            group = kind.group or ""
+            count = len(cache.watchers())
+            lines.append(
+                f'apiserver_registered_watchers{{group="{group}",kind="{kind.kind}",'
+                f'version="{kind.version}"}} {count}'
+            )
+        lines += [
+            "# HELP apiserver_storage_objects "
+            "Number of stored objects at the time of last check split by kind.",
+            "# TYPE apiserver_storage_objects gauge",
+        ]
+        for kind, cache in sorted(self.caches.items(), key=lambda item: item[0].qualified_resource):
+            lines.append(
+                f'apiserver_storage_objects{{resource="{kind.qualified_resource}"}} {len(cache.objects)}'
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _filter(kind: kinds.Kind, label_selector: str, field_selector: str) -> Filter:
+    return Filter(
+        label_selector=labels.parse(label_selector),
+        field_selector=fields.convert(fields.parse(field_selector), kind),
+    )
