@@ -518,6 +518,10 @@ class ApiServer(Actor):
         entry[0].stop(entry[1])
         return True
 
+    async def info(self) -> dict[str, Any]:
+        """``stats()`` for other actors and tests: readiness, port, watches, caches."""
+        return self.stats()
+
     def stats(self) -> dict[str, Any]:
         return {
             "ready": self.ready,

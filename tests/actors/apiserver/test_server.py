@@ -1,0 +1,234 @@
+"""The apiserver end to end over HTTP on loopback: verbs, errors, watches, as a client sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.actors.apiserver.conftest import Cluster
+
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "web", "labels": {"app": "web"}},
+    "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+}
+
+
+async def request(
+    cluster: Cluster, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    data = body if isinstance(body, bytes | str) or body is None else json.dumps(body)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, cluster.url + path, data=data, headers=headers or {}) as response,
+    ):
+        text = await response.read()
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, text
+
+
+async def test_a_fresh_cluster_has_its_namespaces_and_the_kubernetes_service(cluster: Cluster) -> None:
+    code, namespaces = await request(cluster, "GET", "/api/v1/namespaces")
+    assert code == 200
+    names = [n["metadata"]["name"] for n in namespaces["items"]]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
+    code, service = await request(cluster, "GET", "/api/v1/namespaces/default/services/kubernetes")
+    assert code == 200 and service["spec"]["clusterIP"] == "10.96.0.1"
+
+
+async def test_create_get_update_delete_a_pod(cluster: Cluster) -> None:
+    code, created = await request(cluster, "POST", "/api/v1/namespaces/default/pods", POD)
+    assert code == 201
+    meta = created["metadata"]
+    assert meta["namespace"] == "default" and meta["uid"] and meta["creationTimestamp"]
+    assert created["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
+    assert created["spec"]["restartPolicy"] == "Always"  # defaulted
+    code, got = await request(cluster, "GET", "/api/v1/namespaces/default/pods/web")
+    assert code == 200 and got["metadata"]["resourceVersion"] == meta["resourceVersion"]
+    got["metadata"]["labels"]["tier"] = "front"
+    code, updated = await request(cluster, "PUT", "/api/v1/namespaces/default/pods/web", got)
+    assert code == 200 and updated["metadata"]["labels"] == {"app": "web", "tier": "front"}
+    assert int(updated["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
+    code, deleted = await request(cluster, "DELETE", "/api/v1/namespaces/default/pods/web")
+    assert code == 200 and deleted["metadata"]["name"] == "web"
+    code, gone = await request(cluster, "GET", "/api/v1/namespaces/default/pods/web")
+    assert (code, gone["reason"], gone["message"]) == (404, "NotFound", 'pods "web" not found')
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code", "reason", "message"),
+    [
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            b"{not json",
+            400,
+            "BadRequest",
+            None,
+            id="malformed JSON",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            b"a: [unclosed",
+            400,
+            "BadRequest",
+            None,
+            id="malformed YAML",
+        ),
+        pytest.param(
+            "GET", "/api/v1/namespaces/default/widgets", None, 404, "NotFound", None, id="unknown kind"
+        ),
+        pytest.param("GET", "/apis/nope/v1/things", None, 404, "NotFound", None, id="unknown group"),
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/nowhere/pods",
+            POD,
+            404,
+            "NotFound",
+            'namespaces "nowhere" not found',
+            id="missing namespace",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            {**POD, "spec": {"containers": [{"name": "c"}]}},
+            422,
+            "Invalid",
+            'Pod "web" is invalid: spec.containers[0].image: Required value',
+            id="invalid object",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            {"metadata": {"name": "big"}, "data": {"x": "a" * (3 * 1024 * 1024 + 10)}},
+            413,
+            "RequestEntityTooLarge",
+            None,
+            id="body over 3 MiB",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/other/pods",
+            {**POD, "metadata": {"name": "web", "namespace": "default"}},
+            400,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+            id="namespace mismatch",
+        ),
+    ],
+)
+async def test_bad_requests_get_a_status_and_store_nothing(
+    cluster: Cluster,
+    method: str,
+    path: str,
+    body: Any,
+    code: int,
+    reason: str,
+    message: str | None,
+) -> None:
+    got_code, got = await request(
+        cluster,
+        method,
+        path,
+        body,
+        headers={"Content-Type": "application/yaml"} if body == b"a: [unclosed" else None,
+    )
+    assert (got_code, got["kind"], got["reason"], got["code"]) == (code, "Status", reason, code)
+    if message is not None:
+        assert got["message"] == message
+    _, pods = await request(cluster, "GET", "/api/v1/pods")
+    _, maps = await request(cluster, "GET", "/api/v1/configmaps")
+    assert pods["items"] == [] and [m for m in maps["items"] if m["metadata"]["name"] == "big"] == []
+
+
+async def test_an_existing_name_is_a_conflict_and_a_stale_update_too(cluster: Cluster) -> None:
+    _, first = await request(cluster, "POST", "/api/v1/namespaces/default/pods", POD)
+    code, again = await request(cluster, "POST", "/api/v1/namespaces/default/pods", POD)
+    assert (code, again["reason"], again["message"]) == (409, "AlreadyExists", 'pods "web" already exists')
+    await request(
+        cluster,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/web",
+        {"metadata": {"labels": {"a": "b"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    code, stale = await request(cluster, "PUT", "/api/v1/namespaces/default/pods/web", first)
+    assert (code, stale["reason"]) == (409, "Conflict")
+    assert stale["message"] == (
+        'Operation cannot be fulfilled on pods "web": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
+
+
+async def test_list_by_label_and_field_selectors_and_pages(cluster: Cluster) -> None:
+    for i in range(5):
+        pod = {**POD, "metadata": {"name": f"p{i}", "labels": {"app": "web" if i % 2 else "db"}}}
+        await request(cluster, "POST", "/api/v1/namespaces/default/pods", pod)
+    _, web = await request(cluster, "GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dweb")
+    assert [p["metadata"]["name"] for p in web["items"]] == ["p1", "p3"]
+    _, one = await request(cluster, "GET", "/api/v1/pods?fieldSelector=metadata.name%3Dp4")
+    assert [p["metadata"]["name"] for p in one["items"]] == ["p4"]
+    _, page = await request(cluster, "GET", "/api/v1/namespaces/default/pods?limit=2")
+    assert [p["metadata"]["name"] for p in page["items"]] == ["p0", "p1"]
+    assert page["metadata"]["remainingItemCount"] == 3
+    token = page["metadata"]["continue"]
+    _, rest = await request(cluster, "GET", f"/api/v1/namespaces/default/pods?limit=10&continue={token}")
+    assert [p["metadata"]["name"] for p in rest["items"]] == ["p2", "p3", "p4"]
+    assert "continue" not in rest["metadata"]
+
+
+async def test_a_watch_streams_changes_in_order_from_a_resource_version(cluster: Cluster) -> None:
+    _, listed = await request(cluster, "GET", "/api/v1/namespaces/default/pods")
+    rv = listed["metadata"]["resourceVersion"]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{cluster.url}/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}"
+        ) as stream,
+    ):
+        await request(cluster, "POST", "/api/v1/namespaces/default/pods", POD)
+        await request(cluster, "DELETE", "/api/v1/namespaces/default/pods/web")
+        events = []
+        async with asyncio.timeout(10):
+            while len(events) < 2:
+                line = await stream.content.readline()
+                events.append(json.loads(line))
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "web"),
+        ("DELETED", "web"),
+    ]
+    assert int(events[0]["object"]["metadata"]["resourceVersion"]) < int(
+        events[1]["object"]["metadata"]["resourceVersion"]
+    )
+
+
+async def test_a_watch_from_a_version_the_cache_forgot_gets_a_410_error_event(tmp_path: Any) -> None:
+    from tests.actors.apiserver.conftest import start_cluster
+
+    system, cluster = await start_cluster(tmp_path, watch_cache_capacity=3)
+    try:
+        for i in range(6):
+            await request(
+                cluster, "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"c{i}"}}
+            )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{cluster.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=2"
+            ) as stream,
+        ):
+            assert stream.status == 200
+            event = json.loads(await stream.content.readline())
+    finally:
+        await system.shutdown()
+    assert event["type"] == "ERROR"
+    assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+    assert event["object"]["message"].startswith("too old resource version: 2 (")
