@@ -196,7 +196,7 @@ async def test_a_watch_streams_changes_in_order_from_a_resource_version(cluster:
     ):
         await request(cluster, "POST", "/api/v1/namespaces/default/pods", POD)
         await request(cluster, "DELETE", "/api/v1/namespaces/default/pods/web")
-        events = []
+        events: list[dict[str, Any]] = []
         async with asyncio.timeout(10):
             while len(events) < 2:
                 line = await stream.content.readline()
