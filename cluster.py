@@ -5,6 +5,8 @@ Subcommands (each has ``--help``):
 - ``kubemu demo``: the main demonstration (for now the actor runtime's: heartbeating nodes and faults);
 - ``kubemu up``: a control plane (store members and the apiserver) in the foreground, with a kubeconfig
   for kubectl, in the style of kind and kwokctl;
+- ``kubemu fault``: list the actors of a cluster started by ``kubemu up`` and inject or heal faults in it
+  (kill, restart, pause, resume, partition, delay, drop, heal), as its cluster-admin;
 - ``kubemu store``: just the replicated store (etcd v3 JSON API on its client ports), in the foreground;
 - ``kubemu bench NAME``: runs ``benchmarks/NAME.py`` (``actor-messaging``, ``store``); JSON with ``--out``.
 """
@@ -25,7 +27,11 @@ from typing import Any
 from actors.runtime.system import SystemConfig, create_system
 from chaos import runtime_demo, store_demo
 
-BENCHMARKS = {"actor-messaging": "benchmarks.actor_messaging", "store": "benchmarks.store"}
+BENCHMARKS = {
+    "actor-messaging": "benchmarks.actor_messaging",
+    "apiserver": "benchmarks.apiserver",
+    "store": "benchmarks.store",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--insecure", action="store_true", help="plain HTTP without authentication (experiments)")
     up.add_argument("--pki-dir", default=".kubemu/pki", help="certificates (created if missing)")
     up.add_argument("--kubeconfig", default=".kubemu/kubeconfig", help="where to write the kubeconfig")
+
+    fault = commands.add_parser(
+        "fault",
+        help="inject or heal faults in a running cluster",
+        description="Talk to the admin endpoint of a cluster started by kubemu up (cluster-admin only). "
+        "ACTION is one of: actors, events, kill NAME, restart NAME, pause NAME, resume NAME, "
+        "partition A[,B...] C[,D...], delay A[,...] B[,...] SECONDS, drop A[,...] B[,...] PROBABILITY, "
+        "heal [RULE]. NAME may be store-leader (the store member leading now); names may end with *.",
+    )
+    fault.add_argument("--kubeconfig", default=".kubemu/kubeconfig", help="the cluster's kubeconfig")
+    fault.add_argument("--one-way", action="store_true", help="partition: cut only A -> B")
+    fault.add_argument("--jitter", type=float, default=0.0, help="delay: jitter in seconds")
+    fault.add_argument("action", help="what to do (see above)")
+    fault.add_argument("operands", nargs="*", help="its operands")
 
     store = commands.add_parser(
         "store",
@@ -106,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_store(args))
     if args.command == "up":
         return asyncio.run(_up(args))
+    if args.command == "fault":
+        return _fault(args)
     if args.command == "bench":
         return subprocess.call([sys.executable, "-m", BENCHMARKS[args.name], *args.args])
     raise AssertionError(args.command)
@@ -136,6 +158,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _up(args: argparse.Namespace) -> int:
     from actors.apiserver.server import ApiServer
+    from chaos.fault_desk import FaultDesk
     from consensus import pki
     from consensus.client import wait_for_leader
     from consensus.member import MemberInfo, StoreMember
@@ -191,12 +214,74 @@ async def _up(args: argparse.Namespace) -> int:
             server = f"{scheme}://127.0.0.1:{args.api_port}"
             _write_kubeconfig(args.kubeconfig, args.name, server, paths)
             print(f" ✓ apiserver: {server}")
+            desk = FaultDesk(system, store_members=[m.name for m in members])
+            desk_task = asyncio.ensure_future(desk.run())
             print(f'Set kubectl context to "kubemu-{args.name}" in {args.kubeconfig}')
             print("You can now use your cluster with:\n")
             print(f"kubectl --kubeconfig {args.kubeconfig} get namespaces\n")
             print("Stop with Ctrl-C.", flush=True)
             await stop.wait()
             print(f'Deleting cluster "{args.name}" ...', flush=True)
+    return 0
+
+
+def _fault(args: argparse.Namespace) -> int:
+    from chaos.fault_desk import client_request
+
+    action, operands = args.action, args.operands
+    body: dict[str, Any] | None = None
+    path = "/kubemu/v1/faults"
+    try:
+        if action == "actors":
+            path, method = "/kubemu/v1/actors", "GET"
+        elif action == "events":
+            method = "GET"
+        elif action in ("kill", "restart", "pause", "resume"):
+            (name,) = operands
+            method, body = "POST", {"kind": action, "targets": [name]}
+        elif action in ("partition", "delay", "drop"):
+            sources, destinations = operands[0].split(","), operands[1].split(",")
+            params: dict[str, Any] = {"sources": sources, "destinations": destinations}
+            if action == "partition":
+                (_, _) = operands
+                params["one_way"] = args.one_way
+            elif action == "delay":
+                params.update(delay=float(operands[2]), jitter=args.jitter)
+            else:
+                params["probability"] = float(operands[2])
+            method, body = "POST", {"kind": action, "params": params}
+        elif action == "heal":
+            method, body = "POST", {"kind": "heal", "params": {"rule": int(operands[0])} if operands else {}}
+        else:
+            print(f"kubemu fault: unknown action {action!r} (see kubemu fault --help)", file=sys.stderr)
+            return 2
+    except (ValueError, IndexError):
+        print(f"kubemu fault: wrong operands for {action} (see kubemu fault --help)", file=sys.stderr)
+        return 2
+    try:
+        code, answer = client_request(args.kubeconfig, method, path, body)
+    except (OSError, KeyError, StopIteration) as error:
+        print(f"kubemu fault: cannot reach the cluster of {args.kubeconfig}: {error}", file=sys.stderr)
+        return 1
+    if code >= 300:
+        print(
+            f"kubemu fault: {answer.get('message', answer) if isinstance(answer, dict) else answer}",
+            file=sys.stderr,
+        )
+        return 1
+    if action == "actors":
+        print(f"{'NAME':<24} {'HOST':<10} {'STATE':<10} RESTARTS")
+        for a in answer:
+            print(f"{a['name']:<24} {a['host']:<10} {a['state']:<10} {a['restarts']}")
+    elif action == "events":
+        from actors.runtime.faults import FaultEvent
+
+        for event in answer:
+            print(FaultEvent.from_dict(event))
+    else:
+        from actors.runtime.faults import FaultEvent
+
+        print(FaultEvent.from_dict(answer))
     return 0
 
 

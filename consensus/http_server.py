@@ -373,9 +373,11 @@ class _Connection:
             response = Response(status=500, body=b"500 Internal Server Error", content_type="text/plain")
         finally:
             self.handler_task = None
-            if self.watcher is not None:
-                self.watcher.cancel()
-                self.watcher = None
+        watcher, self.watcher = self.watcher, None
+        if watcher is not None:  # it may be inside a read: let it leave before the next request's read
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await watcher
         if response is STREAMED:
             stream = request._stream
             if stream is not None and not stream.ended:
@@ -501,6 +503,8 @@ class HttpServer:
         self._connections[connection] = task
         try:
             await connection.serve()
+        except asyncio.CancelledError:
+            pass  # stopped or aborted: the task of a connection ends quietly (asyncio would log it otherwise)
         finally:
             self._connections.pop(connection, None)
 

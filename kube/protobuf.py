@@ -13,6 +13,7 @@ clients also accept it. Pure: bytes in, dict out.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from kube.errors import CodecError
@@ -20,11 +21,20 @@ from kube.errors import CodecError
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 
-# A schema maps a field number to (json name, kind): "str", "int", "bool", "strs" (repeated string), or a
-# nested schema (a dict); nested messages decode recursively.
+# A schema maps a field number to (json name, kind): "str", "int", "bool", "strs" (repeated string), "map"
+# (map<string, string>), "bmap" (map<string, bytes>, base64 in JSON), or a nested schema (a dict); nested
+# messages decode recursively.
 Schema = dict[int, tuple[str, Any]]
 
-_OBJECT_META: Schema = {1: ("name", "str"), 2: ("generateName", "str"), 3: ("namespace", "str")}
+_OBJECT_META: Schema = {
+    1: ("name", "str"),
+    2: ("generateName", "str"),
+    3: ("namespace", "str"),
+    6: ("resourceVersion", "str"),
+    11: ("labels", "map"),
+    12: ("annotations", "map"),
+    14: ("finalizers", "strs"),
+}
 _RESOURCE_ATTRIBUTES: Schema = {
     1: ("namespace", "str"),
     2: ("verb", "str"),
@@ -45,6 +55,22 @@ _DELETE_OPTIONS: Schema = {
 }
 
 SCHEMAS: dict[tuple[str, str], Schema] = {
+    # what ``kubectl create configmap|secret|namespace|serviceaccount`` send
+    ("v1", "ConfigMap"): {
+        1: ("metadata", _OBJECT_META),
+        2: ("data", "map"),
+        3: ("binaryData", "bmap"),
+        4: ("immutable", "bool"),
+    },
+    ("v1", "Secret"): {
+        1: ("metadata", _OBJECT_META),
+        2: ("data", "bmap"),
+        3: ("type", "str"),
+        4: ("stringData", "map"),
+        5: ("immutable", "bool"),
+    },
+    ("v1", "Namespace"): {1: ("metadata", _OBJECT_META), 2: ("spec", {1: ("finalizers", "strs")})},
+    ("v1", "ServiceAccount"): {1: ("metadata", _OBJECT_META), 4: ("automountServiceAccountToken", "bool")},
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
         1: ("metadata", _OBJECT_META),
         2: (
@@ -95,6 +121,14 @@ def _message(data: bytes, schema: Schema) -> dict[str, Any]:
             out[name] = values[-1].decode()
         elif kind == "strs":
             out[name] = [v.decode() for v in values]
+        elif kind in ("map", "bmap"):
+            entries = {}
+            for entry in values:
+                fields = _fields(entry)
+                key = _one(fields, 1, b"").decode()
+                value = _one(fields, 2, b"")
+                entries[key] = base64.b64encode(value).decode() if kind == "bmap" else value.decode()
+            out[name] = entries
         elif kind == "int":
             value = values[-1]
             out[name] = value - (1 << 64) if value >= 1 << 63 else value

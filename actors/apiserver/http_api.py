@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from actors.apiserver import discovery, openapi, rest, status, tables
@@ -35,6 +35,7 @@ from actors.apiserver.watch_cache import BOOKMARK, ERROR, Filter
 from consensus import http_server as hs
 from consensus.client import StoreUnavailable
 from consensus.member import RequestTimedOut
+from consensus.raft import ProposalFailed
 from kube import codec, errors, fields, kinds, labels, protobuf
 
 log = logging.getLogger("kubemu.apiserver.http")
@@ -45,6 +46,8 @@ YAML = "application/yaml"
 _TABLE = "Table"
 _DEFAULT_WATCH_BUFFER = 10_000
 _REVIEW_GROUPS = ("authentication.k8s.io", "authorization.k8s.io")
+_RETURN_DELETED_OBJECT = frozenset({"pods", "services"})  # upstream's stores with ReturnDeletedObject
+_ADMIN_PATHS = ("/kubemu/v1/actors", "/kubemu/v1/faults")  # cluster-admins only: see chaos.fault_desk
 
 
 class HttpApi:
@@ -63,6 +66,7 @@ class HttpApi:
         metrics: Callable[[], str] | None = None,
         ready: Callable[[], bool] | None = None,
         review: Callable[[Any, str, str | None, dict[str, Any]], dict[str, Any]] | None = None,
+        admin: Callable[[str, str, Any], Awaitable[tuple[int, Any]]] | None = None,
     ) -> None:
         self.rest = rest
         self.registry = registry
@@ -74,6 +78,7 @@ class HttpApi:
         self.metrics = metrics
         self.ready = ready or (lambda: True)
         self.review = review
+        self.admin = admin
         self.requests: collections.Counter[tuple[str, str, int]] = collections.Counter()
         self.watches = 0
         self._openapi_cache: dict[str, bytes] = {}
@@ -120,6 +125,11 @@ class HttpApi:
             return self._openapi(request, parts)
         if parts and parts[0] in ("api", "apis"):
             return await self._api(request, parts, user)
+        if path in _ADMIN_PATHS and self.admin is not None:
+            self._allow(user, {"verb": "create" if request.method == "POST" else "get", "path": path})
+            body = await _body(request) if request.method == "POST" else None
+            code, answer = await self.admin(request.method, path, body)
+            return _json(answer, code)
         self._allow(user, {"verb": request.method.lower(), "path": path})
         raise _no_route()
 
@@ -368,6 +378,10 @@ class HttpApi:
                 dry_run=dry_run or None,
             )
             deleted, code = await api.delete(kind, namespace, name, delete_options)
+            gone = not deleted["metadata"].get("deletionTimestamp")
+            if gone and kind.resource not in _RETURN_DELETED_OBJECT:
+                uid = deleted["metadata"].get("uid", "")
+                return _json(status.deleted(kind, name, uid), code)  # upstream's answer for most kinds
             return self._object(request, kind, deleted, code)
         if verb == "deletecollection":
             body = await _body(request, allow_empty=True)
@@ -447,9 +461,9 @@ class HttpApi:
     ) -> Any:
         query = request.query
         timeout = _int_query(query, "timeoutSeconds")
-        bookmarks = query.get("allowWatchBookmarks", "") in ("true", "1")
+        bookmarks = _flag(query, "allowWatchBookmarks")
         as_table = _wants_table(request)
-        initial_events = query.get("sendInitialEvents", "") in ("true", "1")
+        initial_events = _flag(query, "sendInitialEvents")
         if initial_events:
             if not bookmarks or options.resource_version_match != "NotOlderThan":
                 raise status.invalid(
@@ -530,11 +544,23 @@ def watch_error_line(error: status.ApiError) -> bytes:
     return codec.to_json({"type": ERROR, "object": error.status}) + b"\n"
 
 
+def _flag(query: dict[str, str], name: str) -> bool:
+    """A boolean query parameter as upstream converts one: absent, ``0`` and ``false`` (any case) are false."""
+    value = query.get(name)
+    return value is not None and value.lower() not in ("0", "false")
+
+
+def _store_message(error: Exception) -> str:
+    if isinstance(error, ProposalFailed):
+        return "etcdserver: leader changed" if "leader" in str(error) else f"etcdserver: {error}"
+    return "etcdserver: server stopped"
+
+
 def _verb(request: hs.Request, name: str | None) -> str:
     method = request.method
     if method in ("GET", "HEAD"):
         if name is None:
-            return "watch" if request.query.get("watch", "") in ("true", "1") else "list"
+            return "watch" if _flag(request.query, "watch") else "list"
         return "get"
     if method == "POST":
         return "create"

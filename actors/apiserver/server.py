@@ -38,8 +38,11 @@ from actors.runtime.actor import Actor
 from consensus import http_server as hs
 from consensus import pki
 from consensus.client import StoreClient, StoreUnavailable
+from consensus.member import RequestTimedOut
 from consensus.mvcc import errors as store_errors
 from consensus.mvcc import types
+from consensus.raft import Diverged, ProposalFailed
+from kube import errors as kube_errors
 from kube import fields, kinds, labels
 
 log = logging.getLogger("kubemu.apiserver")
@@ -64,6 +67,17 @@ class _StoreWatch:
 
 class ApiServer(Actor):
     """See the module docstring."""
+
+    # answers to a caller, not crashes of the apiserver
+    expected_errors = (
+        status.ApiError,
+        StoreUnavailable,
+        ProposalFailed,
+        RequestTimedOut,
+        Diverged,
+        store_errors.StoreError,
+        kube_errors.KubeError,
+    )
 
     def __init__(
         self,
@@ -96,6 +110,7 @@ class ApiServer(Actor):
         self.security: Security | None = None
         self.caches: dict[kinds.Kind, WatchCache] = {}
         self._store_watches: dict[int, _StoreWatch] = {}  # by tag
+        self._unwatched: set[kinds.Kind] = set()  # kinds whose store watch was lost and is not back yet
         self._next_tag = 1
         self._internal_watches: dict[int, tuple[WatchCache, Watcher]] = {}
         self._next_watch = 1
@@ -103,6 +118,10 @@ class ApiServer(Actor):
         self.api: HttpApi | None = None
         self.rest: rest.Rest | None = None
         self.ready = False
+        self._admin_queue: asyncio.Queue[tuple[int, str, str, Any]] = asyncio.Queue()
+        self._admin_waiting: dict[int, asyncio.Future[tuple[int, Any]]] = {}
+        self._admin_ids = 0
+        self._admin_desks = 0  # fault desks polling right now
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -146,6 +165,7 @@ class ApiServer(Actor):
             authorize=authorize,
             metrics=self.metrics_text,
             review=self.security.review if self.security is not None else None,
+            admin=self._admin,
             ready=lambda: self.ready,
         )
         self.http = hs.HttpServer(
@@ -278,6 +298,8 @@ class ApiServer(Actor):
         self.caches[kind].apply(changes)
 
     async def _check_watches(self) -> None:
+        """Find store watches that a dead or restarted member no longer serves, and start them again (from
+        each cache's revision) on a live member; a kind whose watch cannot start now is tried next time."""
         by_member: dict[str, list[_StoreWatch]] = {}
         for watch in self._store_watches.values():
             by_member.setdefault(watch.member, []).append(watch)
@@ -291,14 +313,21 @@ class ApiServer(Actor):
             except runtime_errors.ActorError:
                 alive = [False] * len(watches)
             lost = [w for w, ok in zip(watches, alive, strict=True) if not ok]
-            if not lost:
-                continue
-            log.warning("%s: %d store watches on %s lost; re-establishing", self.name, len(lost), member)
-            if member == self.client.current_member:
-                self.client._switch()
+            if lost:
+                log.warning("%s: %d store watches on %s lost; re-establishing", self.name, len(lost), member)
+                if member == self.client.current_member:
+                    self.client._switch()
             for watch in lost:
                 self._store_watches.pop(watch.tag, None)
-                await self._start_watch(watch.kind, relist=False)
+                self._unwatched.add(watch.kind)
+        for kind in list(self._unwatched):
+            try:
+                await self._start_watch(kind, relist=False)
+            except (runtime_errors.ActorError, StoreUnavailable) as error:
+                log.info("%s: watch of %s not re-established yet: %s", self.name, kind.resource, error)
+                self.client._switch()
+                return
+            self._unwatched.discard(kind)
 
     # -- bootstrap and namespaces --------------------------------------------------------------------------
 
@@ -377,6 +406,40 @@ class ApiServer(Actor):
             except status.ApiError as error:
                 if error.reason not in ("NotFound", "Conflict"):
                     raise
+
+    # -- the admin endpoint's relay to the fault desk (chaos.fault_desk) ------------------------------------
+
+    async def _admin(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """An admin request from HTTP: queued for the desk, answered when it replies."""
+        if not self._admin_desks:
+            raise status.service_unavailable(
+                "no fault desk is attached to this apiserver (start it with kubemu up)"
+            )
+        self._admin_ids += 1
+        request_id = self._admin_ids
+        reply: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
+        self._admin_waiting[request_id] = reply
+        self._admin_queue.put_nowait((request_id, method, path, body))
+        try:
+            async with asyncio.timeout(60):
+                return await reply
+        except TimeoutError:
+            raise status.timeout("the fault desk did not answer within 60s") from None
+        finally:
+            self._admin_waiting.pop(request_id, None)
+
+    async def next_admin_request(self) -> tuple[int, str, str, Any]:
+        """For the fault desk: the next admin request (waits for one)."""
+        self._admin_desks += 1
+        try:
+            return await self._admin_queue.get()
+        finally:
+            self._admin_desks -= 1
+
+    async def admin_reply(self, request_id: int, code: int, answer: Any) -> None:
+        reply = self._admin_waiting.get(request_id)
+        if reply is not None and not reply.done():
+            reply.set_result((code, answer))
 
     # -- the internal client API ---------------------------------------------------------------------------
 

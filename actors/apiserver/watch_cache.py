@@ -102,6 +102,7 @@ class WatchCache:
         self.kind = kind
         self.capacity = capacity
         self.objects: dict[str, dict[str, Any]] = {}  # "namespace/name" or "name" -> the object now
+        self._namespaces: dict[str, dict[str, dict[str, Any]]] = {}  # namespace -> its part of ``objects``
         self.revision = 0  # every change up to here is applied
         self.oldest = 0  # the history holds every change after this revision
         self.history: collections.deque[Event] = collections.deque(maxlen=capacity)
@@ -114,7 +115,10 @@ class WatchCache:
 
     def replace(self, objects: Iterable[dict[str, Any]], revision: int) -> None:
         """Load a fresh list at ``revision``. Watchers of the old contents are closed (they re-list)."""
-        self.objects = {_key(obj): obj for obj in objects}
+        self.objects = {}
+        self._namespaces = {}
+        for obj in objects:
+            self._put(_key(obj), obj)
         self.revision = self.oldest = revision
         self.history.clear()
         for watcher in self.watchers():
@@ -131,9 +135,9 @@ class WatchCache:
             key = _key(obj)
             previous = self.objects.get(key)
             if change_type == DELETED:
-                self.objects.pop(key, None)
+                self._drop(key, obj)
             else:
-                self.objects[key] = obj
+                self._put(key, obj)
                 change_type = ADDED if previous is None else MODIFIED
             event = Event(type=change_type, object=obj, revision=revision, previous=previous)
             if len(self.history) == self.history.maxlen:
@@ -145,8 +149,27 @@ class WatchCache:
     # -- reading -------------------------------------------------------------------------------------------
 
     def select(self, filter: Filter) -> list[dict[str, Any]]:
-        """Every object that matches, in key order (namespace, then name), as of ``revision``."""
-        return [obj for key, obj in sorted(self.objects.items()) if filter.matches(obj, self.kind)]
+        """Every object that matches, in key order (namespace, then name), as of ``revision``; one
+        namespace costs what that namespace holds, not the whole resource."""
+        everything = filter.namespace is None
+        scope = self.objects if everything else self._namespaces.get(filter.namespace or "", {})
+        kind = self.kind
+        return [obj for _, obj in sorted(scope.items()) if filter.matches(obj, kind)]
+
+    def _put(self, key: str, obj: dict[str, Any]) -> None:
+        self.objects[key] = obj
+        namespace = obj["metadata"].get("namespace")
+        if namespace:
+            self._namespaces.setdefault(namespace, {})[key] = obj
+
+    def _drop(self, key: str, obj: dict[str, Any]) -> None:
+        self.objects.pop(key, None)
+        namespace = obj["metadata"].get("namespace")
+        scope = self._namespaces.get(namespace) if namespace else None
+        if scope is not None:
+            scope.pop(key, None)
+            if not scope:
+                del self._namespaces[namespace]
 
     def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self.objects.get(f"{namespace}/{name}" if namespace else name)
