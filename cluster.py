@@ -221,6 +221,7 @@ async def _up(args: argparse.Namespace) -> int:
             print(f"kubectl --kubeconfig {args.kubeconfig} get namespaces\n")
             print("Stop with Ctrl-C.", flush=True)
             await stop.wait()
+            desk_task.cancel()
             print(f'Deleting cluster "{args.name}" ...', flush=True)
     return 0
 

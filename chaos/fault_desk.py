@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -76,10 +77,10 @@ class FaultDesk:
                 answer, code = {"message": str(error).strip("'\"")}, 400
             except runtime_errors.ActorError as error:
                 answer, code = {"message": str(error)}, 409
-            try:
+            with contextlib.suppress(
+                runtime_errors.ActorError
+            ):  # the apiserver restarted: its caller is gone
                 await self.apiserver.call("admin_reply", request_id, code, answer)
-            except runtime_errors.ActorError:
-                pass
 
     async def handle(self, method: str, path: str, body: Any) -> Any:
         if path == "/kubemu/v1/actors" and method == "GET":

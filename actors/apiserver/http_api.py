@@ -545,7 +545,7 @@ def watch_error_line(error: status.ApiError) -> bytes:
 
 
 def _flag(query: dict[str, str], name: str) -> bool:
-    """A boolean query parameter as upstream converts one: absent, ``0`` and ``false`` (any case) are false."""
+    """A boolean query parameter as upstream reads one: absent, ``0`` and ``false`` (any case) are false."""
     value = query.get(name)
     return value is not None and value.lower() not in ("0", "false")
 
