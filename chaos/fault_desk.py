@@ -56,6 +56,7 @@ class FaultDesk:
         self.apiserver = system.ref(apiserver)
         self.store_members = store_members
         self._events = 0
+        self._recording: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Take requests from the apiserver until cancelled (a restarted apiserver is waited for)."""
@@ -106,7 +107,9 @@ class FaultDesk:
                 if side in params:
                     params[side] = [await self._resolve(t) for t in params[side]]
             record = await self.system.apply(FaultEvent(time=0.0, kind=kind, targets=targets, params=params))
-            await self._record(record)
+            task = asyncio.ensure_future(self._record(record))  # the store may be down: do not wait for it
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
             return record.to_dict()
         raise KeyError(f"no admin endpoint {method} {path}")
 
@@ -128,7 +131,7 @@ class FaultDesk:
         when = meta.now_rfc3339(record.time)
         event = {
             "metadata": {"name": f"kubemu-fault.{self._events:05d}", "namespace": "kube-system"},
-            "involvedObject": {"kind": "Actor", "name": ",".join(record.targets) or record.kind.value},
+            "involvedObject": {"kind": "Actor", "name": _subject(record)},
             "reason": "FaultInjected",
             "message": record.describe(),
             "type": "Warning",
@@ -138,10 +141,14 @@ class FaultDesk:
             "count": 1,
             "reportingComponent": "kubemu-fault",
         }
-        try:
-            await self.apiserver.call("create", "events", "kube-system", event)
-        except Exception as error:  # the fault happened; a missing Event must not hide that
-            log.warning("fault desk: could not record an Event: %s", error)
+        for attempt in range(30):  # a fault may leave the store without a leader for a while
+            try:
+                await self.apiserver.call("create", "events", "kube-system", event)
+                return
+            except Exception as error:  # the fault happened; a missing Event must not hide that
+                if attempt == 29:
+                    log.warning("fault desk: could not record an Event: %s", error)
+                await asyncio.sleep(1.0)
 
 
 def client_request(kubeconfig: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -177,3 +184,11 @@ def client_request(kubeconfig: str, method: str, path: str, body: Any = None) ->
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
+
+
+def _subject(record: FaultEvent) -> str:
+    """Who a fault is about: its targets, or the sources of a link fault, or ``all`` for a heal."""
+    if record.targets:
+        return ",".join(record.targets)
+    sources = record.params.get("sources")
+    return ",".join(sources) if sources else "all"

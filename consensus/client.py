@@ -4,6 +4,8 @@ It speaks to the store members by actor name and hides which one leads:
 
 - it sends to the member that answered last (Raft forwards a follower's proposals to the leader), and on a
   failure that says the member is gone or has no leader it moves to the next member;
+- each attempt gets at most ``attempt_timeout`` of the deadline, so a member cut off by a partition (whose
+  calls are lost, not refused) is left for the next one instead of using up the whole deadline;
 - it retries with exponential back-off (25 ms doubling to 1 s, on the cluster clock) while the request's
   deadline allows, but only where a retry cannot apply a write twice: a read is always retried, a write
   only when the failure proves it was not committed (the member was dead or unknown, had no leader, or
@@ -57,6 +59,7 @@ class StoreClient:
         deadline: float = 15.0,
         backoff: float = 0.025,
         backoff_max: float = 1.0,
+        attempt_timeout: float = 2.0,
     ) -> None:
         if not members:
             raise ValueError("a store client needs at least one member")
@@ -66,6 +69,7 @@ class StoreClient:
         self.deadline = deadline
         self.backoff = backoff
         self.backoff_max = backoff_max
+        self.attempt_timeout = attempt_timeout  # one member's share of the deadline, so a cut-off one is left
         self._current = 0
         self.stats = ClientStats()
 
@@ -123,9 +127,8 @@ class StoreClient:
         while True:
             ref = self._refs[self._current]
             try:
-                return await ref.options(timeout=max(0.001, give_up - self.clock.now())).call(
-                    method, *args, **kwargs
-                )
+                budget = min(self.attempt_timeout, max(0.001, give_up - self.clock.now()))
+                return await ref.options(timeout=budget).call(method, *args, **kwargs)
             except runtime_errors.CallInterrupted as error:
                 if not read:
                     raise  # the member died holding the write: it may still commit
@@ -138,6 +141,7 @@ class StoreClient:
                 last = error
             except (RequestTimedOut, runtime_errors.CallTimeout) as error:
                 if not read:
+                    self._switch()  # this member may be cut off: the next request tries another
                     raise
                 last = error
             if self.clock.now() + delay > give_up:

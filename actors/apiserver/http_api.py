@@ -35,7 +35,8 @@ from actors.apiserver.watch_cache import BOOKMARK, ERROR, Filter
 from consensus import http_server as hs
 from consensus.client import StoreUnavailable
 from consensus.member import RequestTimedOut
-from consensus.raft import ProposalFailed
+from consensus.mvcc import errors as store_errors
+from consensus.raft import Diverged, ProposalFailed
 from kube import codec, errors, fields, kinds, labels, protobuf
 
 log = logging.getLogger("kubemu.apiserver.http")
@@ -94,6 +95,11 @@ class HttpApi:
             response = _status_response(
                 status.timeout("request did not complete within requested timeout", 0)
             )
+        except (ProposalFailed, Diverged) as error:
+            # what etcd said, as upstream passes an etcd error through (the write's outcome is unknown)
+            response = _status_response(status.internal_error(_store_message(error)))
+        except store_errors.StoreError as error:
+            response = _status_response(status.internal_error(str(error)))
         except errors.KubeError as error:
             response = _status_response(status.from_kube_error(error))
         code = 200 if response is hs.STREAMED else response.status

@@ -284,6 +284,9 @@ class Rest:
         if dry_run:
             self._release(allocated)
             return new
+        if _same(new, old):  # nothing changed: no write, no new version, no event (as upstream's storage)
+            self._release(allocated)
+            return old
         if (
             old_md.get("deletionTimestamp")
             and not new["metadata"].get("finalizers")
@@ -523,6 +526,18 @@ class Rest:
         for port in old_spec.get("ports") or []:
             if port.get("nodePort") and port["nodePort"] not in kept:
                 self.node_ports.release(port["nodePort"])
+
+
+def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Equal but for the resourceVersion a client sent back."""
+    strip = {"resourceVersion"}
+    new_meta = {k: v for k, v in new.get("metadata", {}).items() if k not in strip}
+    old_meta = {k: v for k, v in old.get("metadata", {}).items() if k not in strip}
+    if new_meta != old_meta:
+        return False
+    return {k: v for k, v in new.items() if k != "metadata"} == {
+        k: v for k, v in old.items() if k != "metadata"
+    }
 
 
 def _removable(kind: kinds.Kind, obj: dict[str, Any]) -> bool:

@@ -8,6 +8,9 @@ two callbacks ``HttpApi`` takes:
   credential was presented and rejected; no credential is ``system:anonymous`` (upstream's default);
 - ``authorize(user, attributes)``: nothing, or 403 ``Forbidden`` with upstream's wording.
 
+``Impersonate-User`` and ``Impersonate-Group`` headers (``kubectl --as``, ``--as-group``) switch the user when
+the authenticated one may ``impersonate`` them (cluster-admins may), as upstream's impersonation filter does.
+
 Members of ``system:masters`` pass without consulting RBAC, as kube-apiserver's privileged group does.
 """
 
@@ -39,6 +42,38 @@ class Security:
         self.unauthenticated = 0
 
     def authenticate(self, request: hs.Request) -> rbac.UserInfo:
+        user = self._authenticate(request)
+        wanted = request.headers.get("impersonate-user")
+        if wanted is None:
+            return user
+        return self._impersonate(user, wanted, request.headers.get("impersonate-group"))
+
+    def _impersonate(self, user: rbac.UserInfo, name: str, groups: str | None) -> rbac.UserInfo:
+        """Act as another user (``kubectl --as``), if ``user`` may ``impersonate`` that user and each group,
+        as upstream's impersonation filter checks."""
+        wanted_groups = [g.strip() for g in groups.split(",")] if groups else []
+        checks: list[dict[str, Any]] = []
+        if name.startswith(rbac.SERVICE_ACCOUNT_USER_PREFIX):
+            namespace, _, account = name[len(rbac.SERVICE_ACCOUNT_USER_PREFIX) :].partition(":")
+            checks.append(
+                {
+                    "verb": "impersonate",
+                    "resource": "serviceaccounts",
+                    "namespace": namespace,
+                    "name": account,
+                }
+            )
+        else:
+            checks.append({"verb": "impersonate", "resource": "users", "name": name})
+        checks += [{"verb": "impersonate", "resource": "groups", "name": g} for g in wanted_groups]
+        for check in checks:
+            self.authorize(user, {"api_group": "", **check})
+        groups_now = tuple(wanted_groups)
+        if name != rbac.ANONYMOUS_USER and rbac.AUTHENTICATED_GROUP not in groups_now:
+            groups_now += (rbac.AUTHENTICATED_GROUP,)
+        return rbac.UserInfo(name=name, groups=groups_now)
+
+    def _authenticate(self, request: hs.Request) -> rbac.UserInfo:
         certificate = _certificate(request.peer_certificate_der) if request.peer_certificate_der else None
         try:
             return self.authenticator.authenticate(
