@@ -77,6 +77,35 @@ def prepare_for_update(
     """
     if (kind.group, kind.kind) == ("", "Service"):
         _patch_allocated_values(dp.child(new, "spec"), dp.child(old, "spec"))
+        _drop_type_dependent_fields(dp.child(new, "spec"), dp.child(old, "spec"))
+
+
+def _drop_type_dependent_fields(new: MutableMapping[str, Any], old: MutableMapping[str, Any]) -> None:
+    """Upstream's ``dropTypeDependentFields``: when a Service changes type, the fields only the old type
+    needed go, unless the update set them to something new (a client that means them keeps them)."""
+    new_type, old_type = new.get("type", "ClusterIP"), old.get("type", "ClusterIP")
+    if new_type == old_type:
+        return
+    node_port_types = ("NodePort", "LoadBalancer")
+    if new_type == "ExternalName" and new.get("clusterIP") == old.get("clusterIP"):
+        for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"):
+            new.pop(field, None)
+    if new_type not in node_port_types:
+        old_node_ports = {
+            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in dp.children(old, "ports")
+        }
+        for port in dp.children(new, "ports"):
+            if port.get("nodePort") and port.get("nodePort") == old_node_ports.get(
+                (port.get("port"), port.get("protocol", "TCP"))
+            ):
+                del port["nodePort"]
+        for field in ("externalTrafficPolicy", "healthCheckNodePort"):
+            if field in new and new.get(field) == old.get(field):
+                del new[field]
+    if new_type != "LoadBalancer":
+        for field in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if field in new and new.get(field) == old.get(field):
+                del new[field]
 
 
 def _patch_allocated_values(new: MutableMapping[str, Any], old: MutableMapping[str, Any]) -> None:

@@ -220,11 +220,6 @@ def test_apply_removes_what_the_manifest_no_longer_declares(kubectl: Kubectl, na
     assert container["ports"] == [{"containerPort": 443, "protocol": "TCP"}]
 
 
-@pytest.mark.xfail(
-    reason="a Service whose type changes keeps its node ports and externalTrafficPolicy, so validation "
-    "rejects it (upstream's strategy drops type-dependent fields)",
-    strict=True,
-)
 def test_apply_turning_a_node_port_service_into_cluster_ip_drops_its_node_ports(
     kubectl: Kubectl, namespace: str
 ) -> None:
