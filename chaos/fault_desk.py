@@ -62,9 +62,9 @@ class FaultDesk:
         """Take requests from the apiserver until cancelled (a restarted apiserver is waited for)."""
         while True:
             try:
-                request_id, method, path, body = await self.apiserver.options(timeout=3600).call(
-                    "next_admin_request"
-                )
+                request_id, method, path, body = await self.apiserver.options(
+                    timeout=3600 * self.system.clock.time_scale
+                ).call("next_admin_request")
             except runtime_errors.CallTimeout:
                 continue
             except runtime_errors.ActorError as error:
@@ -118,7 +118,8 @@ class FaultDesk:
             return name
         for member in self.store_members:
             try:
-                status = await self.system.ref(member).options(timeout=2.0).call("status")
+                budget = 2.0 * self.system.clock.time_scale  # wall seconds: the store runs on Raft's time
+                status = await self.system.ref(member).options(timeout=budget).call("status")
             except runtime_errors.ActorError:
                 continue
             if status.get("leader") == member:

@@ -4,9 +4,11 @@ It speaks to the store members by actor name and hides which one leads:
 
 - it sends to the member that answered last (Raft forwards a follower's proposals to the leader), and on a
   failure that says the member is gone or has no leader it moves to the next member;
+- the deadline, each attempt's share of it and the back-off are wall seconds (Raft's time), whatever the
+  cluster clock's scale;
 - each attempt gets at most ``attempt_timeout`` of the deadline, so a member cut off by a partition (whose
   calls are lost, not refused) is left for the next one instead of using up the whole deadline;
-- it retries with exponential back-off (25 ms doubling to 1 s, on the cluster clock) while the request's
+- it retries with exponential back-off (25 ms doubling to 1 s) while the request's
   deadline allows, but only where a retry cannot apply a write twice: a read is always retried, a write
   only when the failure proves it was not committed (the member was dead or unknown, had no leader, or
   refused it before it reached the log). A write whose outcome is unknown (timed out, leader changed
@@ -70,6 +72,9 @@ class StoreClient:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.attempt_timeout = attempt_timeout  # one member's share of the deadline, so a cut-off one is left
+        # Raft runs on wall time whatever the cluster's time scale: the deadline and the attempt timeout are
+        # wall seconds, turned into the cluster seconds the runtime's call deadlines count
+        self._scale = clock.time_scale
         self._current = 0
         self.stats = ClientStats()
 
@@ -121,13 +126,13 @@ class StoreClient:
     async def _call(self, method: str, *args: Any, read: bool = False, **kwargs: Any) -> Any:
         """``read``: safe to repeat (a read, or a write that is idempotent: revoke, keep-alive)."""
         self.stats.requests += 1
-        give_up = self.clock.now() + self.deadline
+        give_up = self.clock.now() + self.deadline * self._scale
         delay = self.backoff
         last: Exception
         while True:
             ref = self._refs[self._current]
             try:
-                budget = min(self.attempt_timeout, max(0.001, give_up - self.clock.now()))
+                budget = min(self.attempt_timeout * self._scale, max(0.001, give_up - self.clock.now()))
                 return await ref.options(timeout=budget).call(method, *args, **kwargs)
             except runtime_errors.CallInterrupted as error:
                 if not read:
@@ -150,7 +155,7 @@ class StoreClient:
                 ) from last
             self.stats.retries += 1
             self._switch()
-            await self.clock.sleep(delay)
+            await self.clock.sleep(delay * self._scale)
             delay = min(delay * 2, self.backoff_max)
 
     def _switch(self) -> None:

@@ -48,7 +48,7 @@ from kube import fields, kinds, labels
 log = logging.getLogger("kubemu.apiserver")
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_WATCH_CHECK = 1.0  # cluster seconds between checks that the store still serves our watches
+_WATCH_CHECK = 1.0  # wall seconds between checks that the store still serves our watches (Raft's time)
 
 
 def stored_kinds(registry: kinds.Registry) -> list[kinds.Kind]:
@@ -240,7 +240,7 @@ class ApiServer(Actor):
     async def run(self) -> None:
         """Keep the store watches alive and finish namespaces being deleted."""
         while True:
-            await self.sleep(_WATCH_CHECK)
+            await self.sleep(_WATCH_CHECK * self.clock.time_scale)
             try:
                 await self._check_watches()
                 await self._finalize_namespaces()
@@ -307,7 +307,7 @@ class ApiServer(Actor):
             try:
                 alive = (
                     await self.ref(member)
-                    .options(timeout=5.0)
+                    .options(timeout=5.0 * self.clock.time_scale)  # wall seconds, as the store's
                     .call("watching", [w.watch_id for w in watches])
                 )
             except runtime_errors.ActorError:
