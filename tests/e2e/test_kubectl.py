@@ -772,25 +772,6 @@ def test_api_resources_lists_kinds_with_their_short_names(kubectl: Kubectl) -> N
 
 # -- create --------------------------------------------------------------------------------------------------
 
-PROTOBUF_BODIES = (
-    "kubectl's typed `create <kind>` POSTs protobuf; the apiserver decodes few kinds, 415 for the rest"
-)
-
-
-def test_create_configmap_from_literals_then_again_is_already_exists(
-    kubectl: Kubectl, namespace: str
-) -> None:
-    args = ("create", "configmap", "app-config", "-n", namespace, "--from-literal=mode=fast")
-    assert kubectl.ok(*args, "--from-literal=level=3").strip() == "configmap/app-config created"
-    created = kubectl.json("get", "configmap", "app-config", "-n", namespace)
-    assert created["data"] == {"mode": "fast", "level": "3"}
-    error = kubectl.fails(*args).strip()  # kubectl words it "error: failed to create configmap: <message>"
-    assert error.endswith('configmaps "app-config" already exists'), error
-
-
-def _unsupported(*values: object, id: str) -> Any:
-    return pytest.param(*values, id=id, marks=pytest.mark.xfail(reason=PROTOBUF_BODIES, strict=True))
-
 
 @pytest.mark.parametrize(
     ("args", "printed"),
@@ -800,14 +781,24 @@ def _unsupported(*values: object, id: str) -> Any:
             ["secret", "generic", "token", "--from-literal=k=v"], "secret/token created", id="secret"
         ),
         pytest.param(["serviceaccount", "robot"], "serviceaccount/robot created", id="serviceaccount"),
-        _unsupported(
+        pytest.param(
+            ["cronjob", "tick", "--image=busybox:1.36", "--schedule=*/5 * * * *"],
+            "cronjob.batch/tick created",
+            id="cronjob",
+        ),
+        pytest.param(
+            ["rolebinding", "readers", "--role=reader", "--user=jane"],
+            "rolebinding.rbac.authorization.k8s.io/readers created",
+            id="rolebinding",
+        ),
+        pytest.param(
             ["deployment", "api", "--image=nginx:1.27"], "deployment.apps/api created", id="deployment"
         ),
-        _unsupported(["job", "once", "--image=busybox:1.36"], "job.batch/once created", id="job"),
-        _unsupported(
+        pytest.param(["job", "once", "--image=busybox:1.36"], "job.batch/once created", id="job"),
+        pytest.param(
             ["service", "clusterip", "front", "--tcp=80:8080"], "service/front created", id="service"
         ),
-        _unsupported(
+        pytest.param(
             ["role", "reader", "--verb=get", "--resource=pods"],
             "role.rbac.authorization.k8s.io/reader created",
             id="role",
