@@ -414,6 +414,19 @@ def _validate_handler(handler: Mapping[str, Any], path: str, kinds: tuple[str, .
     return errs
 
 
+def validate_port_and_protocol(port: Mapping[str, Any], path: str) -> list[FieldError]:
+    """``port`` (1-65535) and ``protocol`` (required, one of ``PROTOCOLS``) of a Service or Endpoints port."""
+    errs: list[FieldError] = []
+    number = f.integer(port.get("port")) or 0
+    errs.extend(f.invalid(f.child(path, "port"), number, m) for m in f.is_valid_port_num(number))
+    protocol = port.get("protocol")
+    if not protocol:
+        errs.append(f.required(f.child(path, "protocol")))
+    elif protocol not in PROTOCOLS:
+        errs.append(f.not_supported(f.child(path, "protocol"), protocol, PROTOCOLS))
+    return errs
+
+
 def validate_port_num_or_name(port: object, path: str) -> list[FieldError]:
     """``ValidatePortNumOrName`` on an ``IntOrString``."""
     if isinstance(port, str):

@@ -250,11 +250,5 @@ def _validate_endpoint_port(port: Mapping[str, Any], require_name: bool, path: s
         errs.append(f.required(f.child(path, "name")))
     elif name:
         errs.extend(f.validate_dns1123_label(name, f.child(path, "name")))
-    number = f.integer(port.get("port")) or 0
-    errs.extend(f.invalid(f.child(path, "port"), number, m) for m in f.is_valid_port_num(number))
-    protocol = port.get("protocol")
-    if not protocol:
-        errs.append(f.required(f.child(path, "protocol")))
-    elif protocol not in vc.PROTOCOLS:
-        errs.append(f.not_supported(f.child(path, "protocol"), protocol, vc.PROTOCOLS))
+    errs.extend(vc.validate_port_and_protocol(port, path))
     return errs

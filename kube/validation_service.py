@@ -155,13 +155,7 @@ def _validate_service_port(
         if name in names:
             errs.append(f.duplicate(f.child(path, "name"), name))
         names.add(name)
-    number = f.integer(port.get("port")) or 0
-    errs.extend(f.invalid(f.child(path, "port"), number, m) for m in f.is_valid_port_num(number))
-    protocol = port.get("protocol")
-    if not protocol:
-        errs.append(f.required(f.child(path, "protocol")))
-    elif protocol not in vc.PROTOCOLS:
-        errs.append(f.not_supported(f.child(path, "protocol"), protocol, vc.PROTOCOLS))
+    errs.extend(vc.validate_port_and_protocol(port, path))
     errs.extend(vc.validate_port_num_or_name(port.get("targetPort"), f.child(path, "targetPort")))
     app_protocol = port.get("appProtocol")
     if app_protocol is not None:
