@@ -25,7 +25,7 @@ import tempfile
 from typing import Any
 
 from actors.runtime.system import SystemConfig, create_system
-from chaos import runtime_demo, store_demo
+from chaos import apiserver_demo, runtime_demo, store_demo
 
 BENCHMARKS = {
     "actor-messaging": "benchmarks.actor_messaging",
@@ -148,6 +148,11 @@ async def _demo(args: argparse.Namespace) -> int:
         checks = await runtime_demo.run(system, nodes=args.nodes)
         print("\nthe replicated store:")
         checks += await store_demo.run(system)
+        print("")
+        for check in checks[-3:]:
+            print(f"{check.what:<40} {'ok' if check.passed else 'FAILED'}")
+        print("\nthe apiserver:")
+        checks += await apiserver_demo.run(system)
         print("")
         for check in checks[-3:]:
             print(f"{check.what:<40} {'ok' if check.passed else 'FAILED'}")

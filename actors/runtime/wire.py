@@ -8,7 +8,7 @@ None natively; these extension types carry the rest so a message reads the same 
   (both sides run the same code, so the order is the same);
 - enum members (ext 3): the class and the value;
 - exceptions (ext 4): rebuilt as the same type with the same ``args`` and plain attributes (so a store's
-  ``Compacted`` keeps its ``compact_revision``), without calling the constructor; a type this side cannot
+  ``Compacted`` keeps its ``compact_revision`` and an apiserver's ``ApiError`` its ``status`` body), without calling the constructor; a type this side cannot
   import becomes ``RemoteError`` with the original type name and message.
 
 Classes are resolved by import, so both sides must run the same code; a host trusts its peers.
@@ -98,7 +98,14 @@ def _rebuild_exception(fields: list[Any]) -> BaseException:
 
 
 def _plain(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool | bytes | None)
+    """Data that crosses as it is: scalars, and lists and string-keyed dicts of them (a Status body)."""
+    if isinstance(value, str | int | float | bool | bytes | None):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 def _path(cls: type) -> str:

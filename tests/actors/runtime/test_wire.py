@@ -82,3 +82,15 @@ def test_an_exception_keeps_its_attributes_whatever_its_constructor_takes() -> N
     back = wire.unpack(wire.pack(Compacted(42)))
     assert isinstance(back, Compacted) and back.compact_revision == 42
     assert str(back) == "etcdserver: mvcc: required revision has been compacted"
+
+
+class WithBody(Exception):
+    def __init__(self, body: dict[str, object]) -> None:
+        super().__init__(body.get("message", ""))
+        self.body = body
+
+
+def test_an_exception_keeps_a_json_shaped_attribute() -> None:
+    body = {"kind": "Status", "code": 409, "details": {"causes": [{"field": "x"}]}}
+    back = wire.unpack(wire.pack(WithBody(body)))
+    assert isinstance(back, WithBody) and back.body == body
