@@ -7,9 +7,10 @@ None natively; these extension types carry the rest so a message reads the same 
 - dataclass instances (ext 2): the class as ``module:qualname`` and the field values in declaration order
   (both sides run the same code, so the order is the same);
 - enum members (ext 3): the class and the value;
-- exceptions (ext 4): rebuilt as the same type with the same ``args`` and plain attributes (so a store's
-  ``Compacted`` keeps its ``compact_revision`` and an apiserver's ``ApiError`` its ``status`` body), without calling the constructor; a type this side cannot
-  import becomes ``RemoteError`` with the original type name and message.
+- exceptions (ext 4): rebuilt as the same type with the same ``args`` and plain attributes (scalars, and
+  lists and dicts of them: a store's ``Compacted`` keeps its ``compact_revision``, an apiserver's
+  ``ApiError`` its ``status`` body), without calling the constructor; a type this side cannot import becomes
+  ``RemoteError`` with the original type name and message.
 
 Classes are resolved by import, so both sides must run the same code; a host trusts its peers.
 """
