@@ -11,6 +11,7 @@
     etcd/peer.crt, .key         member to member (serverAuth + clientAuth), the same SANs
     etcd/client.crt, .key       a client cert for curl, etcdctl and benchmarks, CN=kubemu-etcd-client
     etcd/peer.secret            the Raft peer secret (see below)
+    sa.key                      the key that signs ServiceAccount tokens (ECDSA P-256), as kubeadm's sa.key
 
 Unlike kubeadm there is one CA, not a separate ``etcd/ca.crt``: every certificate here chains to ``ca.crt``.
 Certificates are PEM files with mode 0644, keys unencrypted PKCS#8 PEM with mode 0600. Leaf certificates
@@ -144,6 +145,7 @@ class PkiPaths:
     etcd_peer: KeyPairPaths
     etcd_client: KeyPairPaths
     etcd_peer_secret: pathlib.Path
+    service_account_key: pathlib.Path
 
     @classmethod
     def under(cls, directory: str | os.PathLike[str]) -> PkiPaths:
@@ -161,6 +163,7 @@ class PkiPaths:
             etcd_peer=pair("etcd/peer"),
             etcd_client=pair("etcd/client"),
             etcd_peer_secret=root / "etcd" / "peer.secret",
+            service_account_key=root / "sa.key",
         )
 
 
@@ -378,6 +381,12 @@ def write_pki(
             _write_atomic(pair.key, issued.key_pem(), _KEY_MODE)
             _write_atomic(pair.cert, issued.cert_pem(), _CERT_MODE)
         _ensure_peer_secret(paths.etcd_peer_secret)
+        if not paths.service_account_key.exists():
+            key = ec.generate_private_key(ec.SECP256R1())
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            _write_atomic(paths.service_account_key, pem, _KEY_MODE)
     return paths
 
 
@@ -463,6 +472,14 @@ def _extension(certificate: x509.Certificate, kind: type[_E]) -> _E | None:
         return certificate.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
+
+
+def service_account_key(paths: PkiPaths) -> ec.EllipticCurvePrivateKey:
+    """The key that signs and verifies ServiceAccount tokens (``sa.key``, made by ``write_pki``)."""
+    key = _read_private_key(paths.service_account_key)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise PkiError(paths.service_account_key, "is not an ECDSA private key")
+    return key
 
 
 def peer_secret(directory: str | os.PathLike[str]) -> str:

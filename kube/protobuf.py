@@ -144,6 +144,7 @@ _POINTER_FIELDS = frozenset(
         "automountServiceAccountToken",
         "immutable",
         "orphanDependents",
+        "expirationSeconds",
     }
 )
 
@@ -255,6 +256,20 @@ SCHEMAS: dict[tuple[str, str], Schema] = {
         2: ("spec", {1: ("namespace", "str")}),
     },
     ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", _OBJECT_META)},
+    ("authentication.k8s.io/v1", "TokenRequest"): {
+        1: ("metadata", _OBJECT_META),
+        2: (
+            "spec",
+            {
+                1: ("audiences", "strs"),
+                3: (
+                    "boundObjectRef",
+                    {1: ("kind", "str"), 2: ("apiVersion", "str"), 3: ("name", "str"), 4: ("uid", "str")},
+                ),
+                4: ("expirationSeconds", "int"),
+            },
+        ),
+    },
     ("policy/v1", "Eviction"): {1: ("metadata", _OBJECT_META), 2: ("deleteOptions", _DELETE_OPTIONS)},
     ("policy/v1beta1", "Eviction"): {1: ("metadata", _OBJECT_META), 2: ("deleteOptions", _DELETE_OPTIONS)},
 }

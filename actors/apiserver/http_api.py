@@ -68,6 +68,7 @@ class HttpApi:
         ready: Callable[[], bool] | None = None,
         review: Callable[[Any, str, str | None, dict[str, Any]], dict[str, Any]] | None = None,
         admin: Callable[[str, str, Any], Awaitable[tuple[int, Any]]] | None = None,
+        issue_token: Callable[[str, str, Any], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
         self.rest = rest
         self.registry = registry
@@ -80,6 +81,7 @@ class HttpApi:
         self.ready = ready or (lambda: True)
         self.review = review
         self.admin = admin
+        self.issue_token = issue_token
         self.requests: collections.Counter[tuple[str, str, int]] = collections.Counter()
         self.watches = 0
         self._openapi_cache: dict[str, bytes] = {}
@@ -329,6 +331,11 @@ class HttpApi:
             body = await _body(request)
             if name is not None and subresource == "binding":
                 return _json(await self._bind(kind, namespace, name, body, dry_run), 201)
+            if name is not None and subresource == "token":
+                if self.issue_token is None:
+                    raise status.method_not_supported(kind, "create token (the apiserver has no signing key)")
+                assert namespace is not None
+                return _json(await self.issue_token(namespace, name, body), 201)
             if name is not None and subresource == "eviction":
                 await api.delete(
                     kind,

@@ -43,7 +43,7 @@ from consensus.mvcc import errors as store_errors
 from consensus.mvcc import types
 from consensus.raft import Diverged, ProposalFailed
 from kube import errors as kube_errors
-from kube import fields, kinds, labels
+from kube import fields, kinds, labels, meta
 
 log = logging.getLogger("kubemu.apiserver")
 
@@ -166,6 +166,7 @@ class ApiServer(Actor):
             metrics=self.metrics_text,
             review=self.security.review if self.security is not None else None,
             admin=self._admin,
+            issue_token=self._issue_token if self.pki_dir is not None else None,
             ready=lambda: self.ready,
         )
         self.http = hs.HttpServer(
@@ -191,7 +192,11 @@ class ApiServer(Actor):
         if self.token_file is not None:
             with open(self.token_file) as handle:
                 token_file = authn.parse_token_file(handle.read(), path=self.token_file)
-        security = Security(authenticator=authn.Authenticator(token_file=token_file), now=self.clock.now)
+        self._token_key = pki.service_account_key(paths)
+        authenticator = authn.Authenticator(
+            token_file=token_file, service_account_keys=[self._token_key.public_key()]
+        )
+        security = Security(authenticator=authenticator, now=self.clock.now, lookup=self._lookup)
         loop = asyncio.get_running_loop()
         for resource in ("roles", "clusterroles", "rolebindings", "clusterrolebindings"):
             kind = self.registry.by_resource(rbac.GROUP, "v1", resource)
@@ -406,6 +411,54 @@ class ApiServer(Actor):
             except status.ApiError as error:
                 if error.reason not in ("NotFound", "Conflict"):
                     raise
+
+    # -- ServiceAccount tokens ----------------------------------------------------------------------------
+
+    def _lookup(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """For the token authenticator: a ServiceAccount, Pod or Secret as the caches hold it now."""
+        kind = self.registry.by_resource("", "v1", resource)
+        return self.caches[kind].get(namespace, name) if kind is not None and kind in self.caches else None
+
+    async def _issue_token(self, namespace: str, name: str, body: Any) -> dict[str, Any]:
+        """``serviceaccounts/<name>/token`` (TokenRequest, ``kubectl create token``): a signed, bound JWT."""
+        assert self.rest is not None
+        accounts = self.registry.by_resource("", "v1", "serviceaccounts")
+        assert accounts is not None
+        account = await self.rest.get(accounts, namespace, name)
+        spec = dict((body or {}).get("spec") or {})
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < 600:
+            raise status.invalid(
+                "TokenRequest.authentication.k8s.io",
+                name,
+                [
+                    kube_errors.FieldError(
+                        field="spec.expirationSeconds",
+                        type=kube_errors.FieldErrorType.INVALID,
+                        bad_value=seconds,
+                        detail="may not specify a duration less than 10 minutes",
+                    )
+                ],
+            )
+        now = self.clock.now()
+        token = authn.issue_service_account_token(
+            key=self._token_key,
+            namespace=namespace,
+            name=name,
+            uid=account["metadata"].get("uid", ""),
+            now=now,
+            expiration_seconds=seconds,
+            audiences=tuple(spec.get("audiences") or ()),
+        )
+        spec["expirationSeconds"] = seconds
+        spec.setdefault("audiences", [authn.DEFAULT_ISSUER])
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+            "spec": spec,
+            "status": {"token": token, "expirationTimestamp": meta.now_rfc3339(now + seconds)},
+        }
 
     # -- the admin endpoint's relay to the fault desk (chaos.fault_desk) ------------------------------------
 
