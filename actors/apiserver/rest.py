@@ -347,6 +347,11 @@ class Rest:
             return old, 200
         raise status.conflict(kind, name)
 
+    def _node_exists(self, name: str) -> bool:
+        nodes = self.registry.by_resource("", "v1", "nodes")
+        cache = self.caches.get(nodes) if nodes is not None else None
+        return cache is None or not cache.ready or cache.get(None, name) is not None
+
     def _mark_for_deletion(
         self, kind: kinds.Kind, obj: dict[str, Any], options: DeleteOptions
     ) -> dict[str, Any] | None:
@@ -360,8 +365,11 @@ class Rest:
             spec = obj.get("spec") or {}
             asked = options.grace_period_seconds
             grace = int(spec.get("terminationGracePeriodSeconds", 30)) if asked is None else asked
-            if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                grace = 0
+            done = (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+            if not spec.get("nodeName") or done or not self._node_exists(spec["nodeName"]):
+                grace = (
+                    0  # no kubelet will finish it: gone at once (upstream's pod GC does this for lost nodes)
+                )
         if md.get("deletionTimestamp"):
             if is_pod and grace == 0 and not md.get("finalizers"):
                 return None  # a force delete of a terminating pod

@@ -232,3 +232,21 @@ async def test_a_watch_from_a_version_the_cache_forgot_gets_a_410_error_event(tm
     assert event["type"] == "ERROR"
     assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
     assert event["object"]["message"].startswith("too old resource version: 2 (")
+
+
+async def test_a_pod_on_a_live_node_terminates_gracefully_and_one_on_a_lost_node_goes_at_once(
+    cluster: Cluster,
+) -> None:
+    await request(cluster, "POST", "/api/v1/nodes", {"metadata": {"name": "node-1"}})
+    for name, node in (("kept", "node-1"), ("orphan", "node-9")):
+        containers = [{"name": "c", "image": "nginx"}]
+        pod = {**POD, "metadata": {"name": name}, "spec": {"containers": containers, "nodeName": node}}
+        code, _ = await request(cluster, "POST", "/api/v1/namespaces/default/pods", pod)
+        assert code == 201
+    code, kept = await request(cluster, "DELETE", "/api/v1/namespaces/default/pods/kept")
+    assert code == 200 and kept["metadata"]["deletionGracePeriodSeconds"] == 30
+    code, still = await request(cluster, "GET", "/api/v1/namespaces/default/pods/kept")
+    assert code == 200 and still["metadata"]["deletionTimestamp"]  # Terminating: its kubelet finishes it
+    await request(cluster, "DELETE", "/api/v1/namespaces/default/pods/orphan")
+    code, _ = await request(cluster, "GET", "/api/v1/namespaces/default/pods/orphan")
+    assert code == 404  # no kubelet will ever finish it
