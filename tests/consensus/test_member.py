@@ -42,7 +42,7 @@ async def spawn_store(system: LocalSystem, data_root: str | None = None) -> list
     return members
 
 
-async def leader_of(system: LocalSystem, among: list[str] = NAMES, within: float = 5.0) -> str:
+async def leader_of(system: LocalSystem, among: list[str] = NAMES, within: float = 15.0) -> str:
     return await wait_for_leader(system.ref, among, within=within)
 
 
