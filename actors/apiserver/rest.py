@@ -429,7 +429,8 @@ class Rest:
         if md is None:
             md = obj["metadata"] = {}
         if not isinstance(md, dict):
-            raise status.bad_request("metadata must be an object")
+            raise status.bad_request(_undecodable(kind, "metadata", md, "v1.ObjectMeta"))
+        _check_metadata_types(kind, md)
         if kind.namespaced:
             body_namespace = md.get("namespace")
             if body_namespace and namespace and body_namespace != namespace:
@@ -546,6 +547,49 @@ def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:
     return {k: v for k, v in new.items() if k != "metadata"} == {
         k: v for k, v in old.items() if k != "metadata"
     }
+
+
+_META_STRINGS = ("name", "generateName", "namespace", "uid", "resourceVersion", "creationTimestamp")
+
+
+def _check_metadata_types(kind: kinds.Kind, md: dict[str, Any]) -> None:
+    """Metadata of the wrong JSON type is refused at decoding, as upstream's decoder refuses it (400)."""
+    for field in _META_STRINGS:
+        if field in md and md[field] is not None and not isinstance(md[field], str):
+            raise status.bad_request(_undecodable(kind, f"metadata.{field}", md[field], "string"))
+    for field in ("labels", "annotations"):
+        value = md.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise status.bad_request(_undecodable(kind, f"metadata.{field}", value, "map[string]string"))
+        for item in value.values():
+            if not isinstance(item, str):
+                raise status.bad_request(_undecodable(kind, f"metadata.{field}", item, "string"))
+    finalizers = md.get("finalizers")
+    if finalizers is not None and (
+        not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers)
+    ):
+        raise status.bad_request(_undecodable(kind, "metadata.finalizers", finalizers, "[]string"))
+    generation = md.get("generation")
+    if generation is not None and (not isinstance(generation, int) or isinstance(generation, bool)):
+        raise status.bad_request(_undecodable(kind, "metadata.generation", generation, "int64"))
+    owners = md.get("ownerReferences")
+    if owners is not None and (not isinstance(owners, list) or not all(isinstance(o, dict) for o in owners)):
+        raise status.bad_request(
+            _undecodable(kind, "metadata.ownerReferences", owners, "[]v1.OwnerReference")
+        )
+
+
+def _undecodable(kind: kinds.Kind, field: str, value: Any, go_type: str) -> str:
+    """Upstream's words for a body whose field has the wrong JSON type."""
+    found = {bool: "bool", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
+        type(value), "value"
+    )
+    return (
+        f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: json: cannot unmarshal '
+        f"{found} into Go struct field ObjectMeta.{field} of type {go_type}"
+    )
 
 
 def _removable(kind: kinds.Kind, obj: dict[str, Any]) -> bool:

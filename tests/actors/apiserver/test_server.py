@@ -116,6 +116,26 @@ async def test_create_get_update_delete_a_pod(cluster: Cluster) -> None:
         ),
         pytest.param(
             "POST",
+            "/api/v1/namespaces/default/pods",
+            {**POD, "metadata": {"name": "web", "labels": {"app": 1}}},
+            400,
+            "BadRequest",
+            'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go struct '
+            "field ObjectMeta.metadata.labels of type string",
+            id="a label value that is not a string",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            {**POD, "metadata": {"name": "web", "finalizers": "x"}},
+            400,
+            "BadRequest",
+            'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into Go struct '
+            "field ObjectMeta.metadata.finalizers of type []string",
+            id="finalizers that are not a list",
+        ),
+        pytest.param(
+            "POST",
             "/api/v1/namespaces/other/pods",
             {**POD, "metadata": {"name": "web", "namespace": "default"}},
             400,
