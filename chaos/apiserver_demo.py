@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import tempfile
 import time
 import urllib.request
@@ -20,13 +19,12 @@ from typing import Any
 
 from actors.apiserver.server import ApiServer
 from actors.runtime.system import ActorSystem
+from chaos import store_demo
 from chaos.runtime_demo import Check
 from consensus.client import wait_for_leader
-from consensus.member import MemberInfo, StoreMember
 from consensus.ports import free_loopback_ports
-from consensus.raft import RaftConfig
 
-NAMES = ("store-0", "store-1", "store-2")
+NAMES = store_demo.NAMES
 
 
 async def run(system: ActorSystem, *, say: Callable[[str], None] = print) -> list[Check]:
@@ -36,16 +34,7 @@ async def run(system: ActorSystem, *, say: Callable[[str], None] = print) -> lis
         say(f"[{time.monotonic() - wall:5.2f}s wall] {text}")
 
     with tempfile.TemporaryDirectory(prefix="kubemu-demo-apiserver-") as data:
-        members = [
-            MemberInfo(name=name, id=i + 1, peer_url=f"127.0.0.1:{port}")
-            for i, (name, port) in enumerate(zip(NAMES, free_loopback_ports(3), strict=True))
-        ]
-        secret = secrets.token_hex(16)
-        for i, member in enumerate(members):
-            raft = RaftConfig(peer_secret=secret, data_dir=f"{data}/{member.name}")
-            host = None if system.backend == "local" else f"host-{i % 2}"
-            await system.spawn(member.name, StoreMember, kwargs={"members": members, "raft": raft}, host=host)
-        await wait_for_leader(system.ref, NAMES)
+        await store_demo.start_store(system, data)
         (port,) = free_loopback_ports(1)
         api = await system.spawn(
             "apiserver-0", ApiServer, kwargs={"store_members": list(NAMES), "port": port}

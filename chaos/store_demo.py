@@ -33,17 +33,7 @@ async def run(system: ActorSystem, *, say: Callable[[str], None] = print) -> lis
         say(f"[{time.monotonic() - wall:5.2f}s wall] {text}")
 
     with tempfile.TemporaryDirectory(prefix="kubemu-demo-store-") as data:
-        members = [
-            MemberInfo(name=name, id=i + 1, peer_url=f"127.0.0.1:{port}")
-            for i, (name, port) in enumerate(zip(NAMES, free_loopback_ports(3), strict=True))
-        ]
-        secret = secrets.token_hex(16)
-        for i, member in enumerate(members):
-            raft = RaftConfig(peer_secret=secret, data_dir=f"{data}/{member.name}")
-            await system.spawn(
-                member.name, StoreMember, kwargs={"members": members, "raft": raft}, host=_host(system, i)
-            )
-        first = await wait_for_leader(system.ref, NAMES)
+        first = await start_store(system, data)
         stamp(f"3 store members on loopback; {first} leads")
 
         client = StoreClient(ref=system.ref, members=list(NAMES), clock=system.clock, deadline=30.0)
@@ -79,6 +69,21 @@ async def run(system: ActorSystem, *, say: Callable[[str], None] = print) -> lis
         Check(what="no acknowledged write lost", passed=len(got.kvs) >= 200 - unknown),
         Check(what="the restarted member caught up", passed=caught_up),
     ]
+
+
+async def start_store(system: ActorSystem, data: str) -> str:
+    """Spawn ``store-0..2`` on loopback (spread over hosts on Ray) with data under ``data``; the leader."""
+    members = [
+        MemberInfo(name=name, id=i + 1, peer_url=f"127.0.0.1:{port}")
+        for i, (name, port) in enumerate(zip(NAMES, free_loopback_ports(3), strict=True))
+    ]
+    secret = secrets.token_hex(16)
+    for i, member in enumerate(members):
+        raft = RaftConfig(peer_secret=secret, data_dir=f"{data}/{member.name}")
+        await system.spawn(
+            member.name, StoreMember, kwargs={"members": members, "raft": raft}, host=_host(system, i)
+        )
+    return await wait_for_leader(system.ref, NAMES)
 
 
 def elapsed_ok(seconds: float) -> bool:

@@ -15,9 +15,8 @@ what the store is measured by. It serves what those two ports need and no more:
   ``handler_cancellation`` does: after the body is read, the server watches the socket for its end.
 - Malformed requests get a plain-text 400 and the connection closes; headers over ``max_header_bytes``
   get 431; a handler that raises gets 500 (logged) and the server goes on serving everyone else.
-- TLS: pass an ``ssl.SSLContext``; ``request.peer_certificate`` is the verified client certificate
-  (``ssl.SSLSocket.getpeercert()``'s dict, and ``peer_certificate_der`` its DER bytes) when the context
-  asked for one.
+- TLS: pass an ``ssl.SSLContext``; ``request.peer_certificate_der`` is the verified client certificate
+  (DER bytes) when the context asked for one.
 
 It binds where it is told (callers bind loopback only) and reads no clock of the cluster: the idle
 timeout of a kept-alive connection is wall time, as any server's is.
@@ -84,7 +83,6 @@ class Request:
         "headers",
         "method",
         "path",
-        "peer_certificate",
         "peer_certificate_der",
         "query_string",
         "target",
@@ -107,7 +105,6 @@ class Request:
         raw_path, _, self.query_string = target.partition("?")
         self.path = unquote(raw_path)
         self._query: dict[str, str] | None = None
-        self.peer_certificate: dict[str, Any] | None = connection.peer_certificate
         self.peer_certificate_der: bytes | None = connection.peer_certificate_der
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         length = headers.get("content-length")
@@ -123,14 +120,13 @@ class Request:
 
     @property
     def query(self) -> dict[str, str]:
-        """The query parameters (the last value of a repeated one wins, as Go's ``Get`` takes the first:
-        use ``query_list`` for those)."""
+        """The query parameters; of a repeated one the first value counts, as Go's ``Values.Get`` reads it."""
         if self._query is None:
-            self._query = dict(parse_qsl(self.query_string, keep_blank_values=True))
+            query: dict[str, str] = {}
+            for name, value in parse_qsl(self.query_string, keep_blank_values=True):
+                query.setdefault(name, value)
+            self._query = query
         return self._query
-
-    def query_list(self) -> list[tuple[str, str]]:
-        return parse_qsl(self.query_string, keep_blank_values=True)
 
     @property
     def content_length(self) -> int | None:
@@ -241,7 +237,6 @@ class _Connection:
         self.watcher: asyncio.Task[None] | None = None
         self.idle_since: float | None = None  # loop time since when it waits for a request head
         ssl_object = writer.get_extra_info("ssl_object")
-        self.peer_certificate = ssl_object.getpeercert() if ssl_object is not None else None
         self.peer_certificate_der = (
             ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         )

@@ -6,9 +6,9 @@ as ``application/vnd.kubernetes.protobuf``: the 4 bytes ``k8s\\0``, then a ``run
 object in the schema of ``k8s.io/api/<group>/<version>/generated.proto``.
 
 ``decode(data)`` turns such a body into the JSON-shaped dict the apiserver works with, for the kinds in
-``SCHEMAS`` (field numbers from upstream's generated.proto); any other kind raises ``CodecError`` naming it,
-and the apiserver answers 415 as a server without protobuf for that kind would. Responses stay JSON: these
-clients also accept it. Pure: bytes in, dict out.
+``SCHEMAS`` (field numbers from upstream's generated.proto); any other kind raises ``NotSupported`` naming
+it, and the apiserver answers 415 as a server without protobuf for that kind would; a malformed body raises
+``CodecError`` (400). Responses stay JSON: these clients also accept it. Pure: bytes in, dict out.
 """
 
 from __future__ import annotations
@@ -275,6 +275,10 @@ SCHEMAS: dict[tuple[str, str], Schema] = {
 }
 
 
+class NotSupported(CodecError):
+    """A well-formed body of a kind this module has no schema for (the server answers 415, not 400)."""
+
+
 def decode(data: bytes) -> dict[str, Any]:
     """The object in a protobuf request body, as a Kubernetes-shaped dict."""
     if not data.startswith(MAGIC):
@@ -285,7 +289,7 @@ def decode(data: bytes) -> dict[str, Any]:
     kind = _one(type_meta, 2, b"").decode()
     schema = SCHEMAS.get((api_version, kind))
     if schema is None:
-        raise CodecError(
+        raise NotSupported(
             f"protobuf: {kind or 'an object'} ({api_version or 'no apiVersion'}) is accepted as JSON only"
         )
     obj = _message(_one(envelope, 2, b""), schema)

@@ -134,7 +134,9 @@ class HttpApi:
         if parts and parts[0] in ("api", "apis"):
             return await self._api(request, parts, user)
         if path in _ADMIN_PATHS and self.admin is not None:
-            self._allow(user, {"verb": "create" if request.method == "POST" else "get", "path": path})
+            self._allow(
+                user, {"verb": request.method.lower(), "path": path}
+            )  # a non-resource verb is the method
             body = await _body(request) if request.method == "POST" else None
             code, answer = await self.admin(request.method, path, body)
             return _json(answer, code)
@@ -652,7 +654,7 @@ async def _body(request: hs.Request, *, json_only: bool = False, allow_empty: bo
             return protobuf.decode(data)
         return codec.from_json(data)
     except errors.CodecError as error:
-        if content_type == protobuf.MEDIA_TYPE:
+        if isinstance(error, protobuf.NotSupported):
             raise status.unsupported_media_type([JSON, YAML]) from None
         raise status.bad_request(f"error decoding the body: {error}") from None
 

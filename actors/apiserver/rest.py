@@ -154,7 +154,9 @@ class Rest:
         if md.get("resourceVersion"):
             raise status.bad_request("resourceVersion should not be set on objects to be created")
         for attempt in range(_RETRIES):
-            candidate = meta.deep_copy(obj)
+            candidate = meta.deep_copy(
+                obj
+            )  # each attempt starts from the body (a clash retries with a new name)
             cmd = candidate["metadata"]
             if not cmd.get("name") and cmd.get("generateName"):
                 cmd["name"] = meta.generate_name(cmd["generateName"], self.rng)

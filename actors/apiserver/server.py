@@ -388,10 +388,11 @@ class ApiServer(Actor):
             if not ns["metadata"].get("deletionTimestamp"):
                 continue
             name = ns["metadata"]["name"]
+            inside = Filter(namespace=name)  # the caches' namespace index: only what the namespace holds
             for kind, cache in self.caches.items():
                 if not kind.namespaced:
                     continue
-                for obj in [o for o in cache.objects.values() if o["metadata"].get("namespace") == name]:
+                for obj in cache.select(inside):
                     try:
                         await self.rest.delete(
                             kind, name, obj["metadata"]["name"], rest.DeleteOptions(grace_period_seconds=0)
@@ -399,12 +400,7 @@ class ApiServer(Actor):
                     except status.ApiError as error:
                         if error.reason != "NotFound":
                             raise
-            if any(
-                o["metadata"].get("namespace") == name
-                for k, c in self.caches.items()
-                if k.namespaced
-                for o in c.objects.values()
-            ):
+            if any(cache.select(inside) for kind, cache in self.caches.items() if kind.namespaced):
                 continue  # something is still going (a pod with finalizers); look again next time
             try:
                 await self.objects.delete(namespaces, ns, int(ns["metadata"]["resourceVersion"]))
