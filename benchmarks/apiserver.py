@@ -54,11 +54,12 @@ class Collector(Actor):
         self.done = asyncio.Event()
         self.watchers = 0
 
-    async def on_event(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
-        if any(obj["metadata"]["name"] == self.expected for _, obj in events):
-            self.arrived[watch_id] = time.perf_counter()
-            if len(self.arrived) == self.watchers:
-                self.done.set()
+    def on_event(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        for _, obj in events:
+            if obj["metadata"]["name"] == self.expected:
+                self.arrived[watch_id] = time.perf_counter()
+                if len(self.arrived) == self.watchers:
+                    self.done.set()
 
     async def expect(self, name: str, watchers: int) -> None:
         self.arrived = {}
@@ -182,8 +183,18 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             if "fanout" in args.targets:
                 collector = await system.spawn("collector", Collector)
                 for watchers in args.watchers:
+                    # As informers do: list, then watch from the list's version (no backlog to replay).
+                    listed = await api.call("list_objects", "configmaps", "fan")
+                    version = listed["metadata"]["resourceVersion"]
                     ids = [
-                        await api.call("watch", "configmaps", "fan", watcher="collector", method="on_event")
+                        await api.call(
+                            "watch",
+                            "configmaps",
+                            "fan",
+                            watcher="collector",
+                            method="on_event",
+                            resource_version=version,
+                        )
                         for _ in range(watchers)
                     ]
                     delays: list[float] = []

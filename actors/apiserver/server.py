@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import ssl
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from actors.apiserver.security import Security
 from actors.apiserver.watch_cache import DELETED, Filter, WatchCache, Watcher
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
+from actors.runtime.ref import ActorRef
 from consensus import http_server as hs
 from consensus import pki
 from consensus.client import StoreClient, StoreUnavailable
@@ -63,6 +65,23 @@ class _StoreWatch:
     member: str
     watch_id: int  # the member's id of it
     tag: int  # ours, which its events carry
+
+
+class _InternalWatch:
+    """An actor's watch through the internal client: its cache subscription and where its events go."""
+
+    __slots__ = ("cache", "id", "method", "target", "wake", "watcher")
+
+    cache: WatchCache
+    watcher: Watcher
+
+    def __init__(
+        self, id: int, target: ActorRef, method: str, on_wake: Callable[[_InternalWatch], None]
+    ) -> None:
+        self.id = id
+        self.target = target
+        self.method = method
+        self.wake = functools.partial(on_wake, self)  # the cache calls it when events start queueing
 
 
 class ApiServer(Actor):
@@ -112,7 +131,9 @@ class ApiServer(Actor):
         self._store_watches: dict[int, _StoreWatch] = {}  # by tag
         self._unwatched: set[kinds.Kind] = set()  # kinds whose store watch was lost and is not back yet
         self._next_tag = 1
-        self._internal_watches: dict[int, tuple[WatchCache, Watcher]] = {}
+        self._internal_watches: dict[int, _InternalWatch] = {}
+        self._to_flush: list[_InternalWatch] = []  # internal watches with events to send
+        self._flush_scheduled = False
         self._next_watch = 1
         self.http: hs.HttpServer | None = None
         self.api: HttpApi | None = None
@@ -592,42 +613,41 @@ class ApiServer(Actor):
         )
         watch_id = self._next_watch
         self._next_watch += 1
-        target = self.ref(watcher)
-        scheduled = False
-        loop = asyncio.get_running_loop()
-
-        def flush() -> None:
-            nonlocal scheduled
-            scheduled = False
-            entry = self._internal_watches.get(watch_id)
-            if entry is None:
-                return
-            cache, subscription = entry
-            events = [(e.type, e.object) for e in subscription.take()]
-            if events:
-                target.tell(method, watch_id, events)
-            if subscription.closed:
-                self._internal_watches.pop(watch_id, None)
-                cache.stop(subscription)
-                target.tell(method, watch_id, [])
-
-        def wake() -> None:
-            nonlocal scheduled
-            if not scheduled:
-                scheduled = True
-                loop.call_soon(flush)
-
-        cache, subscription = self.rest.watch(kind, namespace, options, wake, buffer=100_000)
-        self._internal_watches[watch_id] = (cache, subscription)
-        if subscription.events:
-            wake()
+        internal = _InternalWatch(watch_id, self.ref(watcher), method, self._woken)
+        internal.cache, internal.watcher = self.rest.watch(
+            kind, namespace, options, internal.wake, buffer=100_000
+        )
+        self._internal_watches[watch_id] = internal
         return watch_id
 
+    def _woken(self, internal: _InternalWatch) -> None:
+        """An internal watch has events: send them on the next loop turn, with every other woken watch."""
+        self._to_flush.append(internal)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_watches)
+
+    def _flush_watches(self) -> None:
+        self._flush_scheduled = False
+        woken, self._to_flush = self._to_flush, []
+        watches = self._internal_watches
+        for internal in woken:
+            if watches.get(internal.id) is not internal:
+                continue  # stopped meanwhile
+            subscription = internal.watcher
+            events = [e.pair() for e in subscription.take()]
+            if events:
+                internal.target.tell(internal.method, internal.id, events)
+            if subscription.closed:
+                del watches[internal.id]
+                internal.cache.stop(subscription)
+                internal.target.tell(internal.method, internal.id, [])
+
     async def stop_watch(self, watch_id: int) -> bool:
-        entry = self._internal_watches.pop(watch_id, None)
-        if entry is None:
+        internal = self._internal_watches.pop(watch_id, None)
+        if internal is None:
             return False
-        entry[0].stop(entry[1])
+        internal.cache.stop(internal.watcher)
         return True
 
     async def info(self) -> dict[str, Any]:

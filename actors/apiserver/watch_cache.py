@@ -10,6 +10,10 @@ As upstream's cacher (``staging/src/k8s.io/apiserver/pkg/storage/cacher``):
   from synthetic ``ADDED`` events for every object that exists now, as upstream does.
 - Each change goes to the watchers that could care about it. Watchers selecting pods by
   ``spec.nodeName=<node>`` (every kubelet) are indexed by that node, so 10,000 of them cost O(1) per event.
+  The others are grouped by their filter: a change is converted once per distinct filter (10,000
+  kube-proxies watching Services all ask the same), then appended to each watcher's queue.
+- A watcher's ``wake`` is called when its queue goes from empty to not empty (and when it closes); its
+  reader then ``take``s everything queued.
 - Label and field selectors see transitions as upstream shows them: an object that starts matching arrives
   as ``ADDED``, one that stops matching as ``DELETED``.
 - A watcher whose buffer overflows (it does not read fast enough) is closed and must re-list, as upstream
@@ -43,6 +47,13 @@ class Event:
     revision: int
     previous: dict[str, Any] | None = None
     _json: bytes | None = None
+    _pair: tuple[str, dict[str, Any]] | None = None
+
+    def pair(self) -> tuple[str, dict[str, Any]]:
+        """``(type, object)``, as the internal client delivers it; built once however many watchers get it."""
+        if self._pair is None:
+            self._pair = (self.type, self.object)
+        return self._pair
 
     def json_line(self) -> bytes:
         """``{"type":...,"object":...}\\n``, encoded once however many watchers send it."""
@@ -75,24 +86,26 @@ class Watcher:
         self.filter = filter
         self.wake = wake
         self.buffer = buffer
-        self.events: collections.deque[Event] = collections.deque()
+        self.events: list[Event] = []
         self.closed = False
         self.overflowed = False
         self.node: str | None = None  # the spec.nodeName index entry, if any
 
     def take(self) -> list[Event]:
-        events = list(self.events)
-        self.events.clear()
+        events, self.events = self.events, []
         return events
 
     def _push(self, event: Event) -> None:
         if self.closed:
             return
-        if len(self.events) >= self.buffer:
+        events = self.events
+        if len(events) >= self.buffer:
             self.overflowed = self.closed = True
-        else:
-            self.events.append(event)
-        self.wake()
+            self.wake()
+            return
+        events.append(event)
+        if len(events) == 1:
+            self.wake()
 
 
 class WatchCache:
@@ -107,7 +120,7 @@ class WatchCache:
         self.oldest = 0  # the history holds every change after this revision
         self.history: collections.deque[Event] = collections.deque(maxlen=capacity)
         self.ready = False
-        self._watchers: set[Watcher] = set()  # not indexed
+        self._groups: dict[Filter, set[Watcher]] = {}  # not indexed by node: by filter
         self._by_node: dict[str, set[Watcher]] = {}
         self._indexed_by_node = kind.group == "" and kind.resource == "pods"
 
@@ -203,14 +216,15 @@ class WatchCache:
         watcher.closed = True
 
     def watchers(self) -> list[Watcher]:
-        return [*self._watchers, *(w for group in self._by_node.values() for w in group)]
+        return [w for groups in (self._groups, self._by_node) for group in groups.values() for w in group]
 
     def stats(self) -> dict[str, int]:
         return {
             "objects": len(self.objects),
             "revision": self.revision,
             "history": len(self.history),
-            "watchers": len(self._watchers) + sum(len(g) for g in self._by_node.values()),
+            "watchers": sum(len(g) for g in self._groups.values())
+            + sum(len(g) for g in self._by_node.values()),
             "indexed_watchers": sum(len(g) for g in self._by_node.values()),
         }
 
@@ -226,17 +240,18 @@ class WatchCache:
             watcher.node = node
             self._by_node.setdefault(node, set()).add(watcher)
         else:
-            self._watchers.add(watcher)
+            self._groups.setdefault(watcher.filter, set()).add(watcher)
 
     def _unregister(self, watcher: Watcher) -> None:
-        if watcher.node is not None:
-            group = self._by_node.get(watcher.node)
-            if group is not None:
-                group.discard(watcher)
-                if not group:
-                    del self._by_node[watcher.node]
-        else:
-            self._watchers.discard(watcher)
+        groups: dict[Any, set[Watcher]]
+        groups, key = (
+            (self._by_node, watcher.node) if watcher.node is not None else (self._groups, watcher.filter)
+        )
+        group = groups.get(key)
+        if group is not None:
+            group.discard(watcher)
+            if not group:
+                del groups[key]
 
     def _close(self, watcher: Watcher) -> None:
         self._unregister(watcher)
@@ -244,18 +259,24 @@ class WatchCache:
         watcher.wake()
 
     def _dispatch(self, event: Event) -> None:
-        targets: Iterable[Watcher] = self._watchers
-        if self._by_node:
-            nodes = {_node_of(event.object), _node_of(event.previous)}
-            indexed = [w for node in nodes if node for w in self._by_node.get(node, ())]
-            if indexed:
-                targets = [*self._watchers, *indexed]
-        for watcher in list(targets):
-            converted = self._convert(event, watcher.filter)
+        overflowed: list[Watcher] = []
+        for filter, group in list(self._groups.items()):
+            converted = self._convert(event, filter)
             if converted is not None:
-                watcher._push(converted)
-                if watcher.closed:
-                    self._unregister(watcher)
+                for watcher in group:
+                    watcher._push(converted)
+                    if watcher.closed:
+                        overflowed.append(watcher)
+        if self._by_node:
+            for node in {_node_of(event.object), _node_of(event.previous)}:
+                for watcher in self._by_node.get(node, ()) if node else ():
+                    converted = self._convert(event, watcher.filter)
+                    if converted is not None:
+                        watcher._push(converted)
+                        if watcher.closed:
+                            overflowed.append(watcher)
+        for watcher in overflowed:
+            self._unregister(watcher)
 
     def _convert(self, event: Event, filter: Filter) -> Event | None:
         """The event as this watcher sees it through its selectors (upstream's

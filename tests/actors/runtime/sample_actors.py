@@ -77,3 +77,35 @@ class Ticker(Actor):
 
     async def get_ticks(self) -> int:
         return self.ticks
+
+
+class Sink(Actor):
+    """Synchronous handlers (plain ``def``): what an informer's event handler looks like."""
+
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+        self.busy = False  # true while ``blast`` runs: a handler that sees it ran inside its sender
+
+    def note(self, value: Any) -> None:
+        self.received.append((value, self.busy))
+
+    def explode(self, message: str) -> None:
+        raise RuntimeError(message)
+
+    def total(self) -> int:
+        return len(self.received)
+
+    async def got(self) -> list[Any]:
+        return [value for value, _ in self.received]
+
+    async def saw_busy(self) -> bool:
+        return any(busy for _, busy in self.received)
+
+    async def blast(self, targets: list[str], n: int) -> None:
+        """Tell every target ``n`` notes (itself included, if named), then finish."""
+        self.busy = True
+        refs = [self.ref(t) for t in targets]
+        for i in range(n):
+            for ref in refs:
+                ref.tell("note", i)
+        self.busy = False
