@@ -243,10 +243,8 @@ class WatchCache:
             self._groups.setdefault(watcher.filter, set()).add(watcher)
 
     def _unregister(self, watcher: Watcher) -> None:
-        groups: dict[Any, set[Watcher]]
-        groups, key = (
-            (self._by_node, watcher.node) if watcher.node is not None else (self._groups, watcher.filter)
-        )
+        groups: dict[Any, set[Watcher]] = self._by_node if watcher.node is not None else self._groups
+        key: Any = watcher.node if watcher.node is not None else watcher.filter
         group = groups.get(key)
         if group is not None:
             group.discard(watcher)

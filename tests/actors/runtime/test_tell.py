@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from actors.runtime.actor import ActorState
 from actors.runtime.system import ActorSystem
@@ -10,7 +11,7 @@ from tests.actors.runtime.conftest import two_hosts
 from tests.actors.runtime.sample_actors import Sink
 
 
-async def eventually(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
@@ -70,7 +71,9 @@ async def test_ten_thousand_actors_each_get_a_tell(system: ActorSystem) -> None:
     await eventually(everyone)
 
 
-async def test_a_synchronous_handler_that_raises_crashes_its_actor_which_restarts(system: ActorSystem) -> None:
+async def test_a_synchronous_handler_that_raises_crashes_its_actor_which_restarts(
+    system: ActorSystem,
+) -> None:
     sink = await system.spawn("sink", Sink)
     sink.tell("note", 1)
     sink.tell("explode", "boom")
