@@ -3,7 +3,9 @@
 It speaks to the store members by actor name and hides which one leads:
 
 - it sends to the member that answered last (Raft forwards a follower's proposals to the leader), and on a
-  failure that says the member is gone or has no leader it moves to the next member;
+  failure that says the member is gone or has no leader it moves to the next member; ``follow_leader()``
+  moves it to the leader that member names, which saves the forwarding hop on every write (the apiserver
+  calls it at start and once a second);
 - the deadline, each attempt's share of it and the back-off are wall seconds (Raft's time), whatever the
   cluster clock's scale;
 - each attempt gets at most ``attempt_timeout`` of the deadline, so a member cut off by a partition (whose
@@ -157,6 +159,23 @@ class StoreClient:
             self._switch()
             await self.clock.sleep(delay * self._scale)
             delay = min(delay * 2, self.backoff_max)
+
+    async def follow_leader(self) -> str | None:
+        """Send to the leader from now on, as the member in use names it; returns the leader's name, or None
+        when that member knows no leader (or does not answer): the client then stays where it is."""
+        try:
+            status = (
+                await self._refs[self._current]
+                .options(timeout=self.attempt_timeout * self._scale)
+                .call("status")
+            )
+        except (runtime_errors.ActorError, Diverged):
+            return None
+        leader = status.get("leader")
+        if leader not in self.members:
+            return None
+        self._current = self.members.index(leader)
+        return str(leader)
 
     def _switch(self) -> None:
         self._current = (self._current + 1) % len(self._refs)

@@ -43,7 +43,7 @@ from consensus import pki
 from consensus.client_port import ClientPort
 from consensus.mvcc import entry, errors, types
 from consensus.mvcc.store import MvccStore
-from consensus.raft import Diverged, ProposalFailed, RaftConfig, RaftMember
+from consensus.raft import MAX_ENTRY_BYTES, Diverged, ProposalFailed, RaftConfig, RaftMember
 
 log = logging.getLogger("kubemu.consensus.member")
 
@@ -413,9 +413,17 @@ class StoreMember(Actor):
             self._propose(raft, batch)
 
     def _propose(self, raft: RaftMember, batch: list[tuple[types.Request, asyncio.Future[Any]]]) -> None:
-        self.counters["proposals"] += 1
         requests = [request for request, _ in batch]
         command = entry.encode(requests)
+        if len(command) > MAX_ENTRY_BYTES:  # halve it until each entry fits (see raft's chunking hazard)
+            if len(batch) == 1:
+                _fail(batch, errors.RequestTooLarge())
+                return
+            half = len(batch) // 2
+            self._propose(raft, batch[:half])
+            self._propose(raft, batch[half:])
+            return
+        self.counters["proposals"] += 1
         self._machine.proposed[command] = requests
         proposal = raft.propose(command)
         proposal.add_done_callback(lambda done: self._settled(batch, done, command))

@@ -22,6 +22,13 @@ Hazards of PySyncObj 0.3.17 and how this member handles them:
   votes twice in a term.
 - ``leaderFallbackTimeout`` (30 s by default) keeps a cut-off leader acting as one: it is set to the election
   timeout, and reads that must be linearizable go through the log, which a minority leader cannot commit.
+- An entry at least ``appendEntriesBatchSizeBytes`` long (64 KiB by default) is sent in chunks, and the
+  leader marks the last chunk by the length of the entry's data rather than of the pickled entry, so an
+  entry of some sizes arrives "finished" while still truncated: the follower fails to unpickle it, logs a
+  traceback and drops the append, and the leader sends it again and again (seen with batches of 256
+  creates: a third of the throughput lost). Here no entry is ever chunked: the threshold is
+  ``MAX_ENTRY_BYTES`` * 2, and the member splits batches so that an entry stays under ``MAX_ENTRY_BYTES``
+  (a single request above it is refused as too large).
 - Nothing is fsynced by PySyncObj; an acknowledged write survives the loss of a minority of members, not the
   loss of every member's page cache at once (as with etcd's ``--unsafe-no-fsync``).
 """
@@ -45,6 +52,10 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 from pysyncobj.transport import TCPTransport
 
 log = logging.getLogger("kubemu.consensus.raft")
+
+MAX_ENTRY_BYTES = 8 * 1024 * 1024
+"""The largest log entry a member proposes (see the chunking hazard above); etcd refuses requests over
+1.5 MiB by default, and the apiserver bodies over 3 MiB, so only a batch of many requests comes near it."""
 
 
 class StateMachine(Protocol):
@@ -189,6 +200,8 @@ class RaftMember:
             autoTickPeriod=config.tick_period,
             appendEntriesPeriod=config.heartbeat_period,
             appendEntriesUseBatch=False,  # send each batch of ours at once: commit latency is one round trip
+            appendEntriesBatchSizeBytes=2
+            * MAX_ENTRY_BYTES,  # never chunk an entry (see the module docstring)
             raftMinTimeout=config.election_timeout_min,
             raftMaxTimeout=config.election_timeout_max,
             leaderFallbackTimeout=config.election_timeout_max,

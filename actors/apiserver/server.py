@@ -162,6 +162,7 @@ class ApiServer(Actor):
         )
         for kind in stored_kinds(self.registry):
             self.caches[kind] = WatchCache(kind, capacity=self.watch_cache_capacity)
+        await self.client.follow_leader()
         await asyncio.gather(*(self._start_watch(kind) for kind in self.caches))
         services = self.registry.by_resource("", "v1", "services")
         if services is not None:
@@ -268,6 +269,7 @@ class ApiServer(Actor):
         while True:
             await self.sleep(_WATCH_CHECK * self.clock.time_scale)
             try:
+                await self.client.follow_leader()
                 await self._check_watches()
                 await self._finalize_namespaces()
             except (StoreUnavailable, runtime_errors.ActorError, status.ApiError) as error:

@@ -52,6 +52,21 @@ async def test_a_dead_member_is_skipped_and_the_client_moves_on(system: LocalSys
     assert client.stats.switches >= 1
 
 
+async def test_the_client_follows_the_leader_its_member_names(system: LocalSystem) -> None:
+    leader = await leader_of(system)
+    followers = [n for n in NAMES if n != leader]
+    client = StoreClient(ref=system.ref, members=[*followers, leader], clock=system.clock)
+    assert client.current_member == followers[0]
+    assert await client.follow_leader() == leader
+    assert client.current_member == leader
+    await client.put(types.PutRequest(key=b"c", value=b"1"))
+    assert client.stats.switches == 0
+    await system.kill(followers[0])
+    client = StoreClient(ref=system.ref, members=[*followers, leader], clock=system.clock)
+    assert await client.follow_leader() is None  # the member it would ask is dead: it stays put
+    assert client.current_member == followers[0]
+
+
 async def test_writes_through_a_leader_kill_are_applied_once_or_reported_unknown(system: LocalSystem) -> None:
     client = client_for(system)
     leader = await leader_of(system)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,7 +17,7 @@ from consensus.client import NOT_COMMITTED, wait_for_leader
 from consensus.member import MemberInfo, RequestTimedOut, StoreMember
 from consensus.mvcc import errors, types
 from consensus.ports import free_loopback_ports as free_ports
-from consensus.raft import ProposalFailed, RaftConfig
+from consensus.raft import MAX_ENTRY_BYTES, ProposalFailed, RaftConfig
 
 NAMES = ["store-0", "store-1", "store-2"]
 
@@ -269,3 +270,43 @@ async def test_members_are_added_and_removed_at_runtime(system: LocalSystem, tmp
     await put_when_led(system, leader, put(b"smaller", b"3"))
     with pytest.raises(ValueError, match="cannot remove itself"):
         await system.ref(leader).call("remove_member", leader)
+
+
+async def test_entries_around_pysyncobjs_chunk_size_reach_every_member(
+    system: LocalSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PySyncObj chunks log entries of 64 KiB and more, and for some sizes marks the last chunk too early
+    (the follower fails to unpickle it, logs a traceback and only gets the entry from a later chunk, if at
+    all): entries are never chunked here, whatever their size. Every size from 128 KiB - 100 bytes to
+    128 KiB + 10 is written (PySyncObj's own framing around our entry moves the boundary a little)."""
+    member = system.ref("store-0")
+    sizes = range(2 * 65_536 - 100, 2 * 65_536 + 10)
+    last = 0
+    for size in sizes:
+        last = (await asyncio.wait_for(member.call("put", put(b"big-%d" % size, b"x" * size)), 10)).revision
+    for name in NAMES:
+        request = types.RangeRequest(key=b"big-", range_end=b"big.", keys_only=True)
+        got = await system.ref(name).call("range", request, serializable=True)
+        for _ in range(100):
+            if got.revision >= last:
+                break
+            await asyncio.sleep(0.02)
+            got = await system.ref(name).call("range", request, serializable=True)
+        assert len(got.kvs) == len(sizes), name
+    failures = [r for r in caplog.records if r.name.startswith("pysyncobj") and r.levelno >= logging.ERROR]
+    assert not failures, failures[0].getMessage()
+
+
+async def test_a_batch_too_big_for_one_entry_is_split_and_one_request_too_big_is_refused(
+    system: LocalSystem,
+) -> None:
+    member = system.ref("store-0")
+    before = (await member.call("status"))["proposals"]
+    mib = b"y" * (1024 * 1024)
+    replies = await asyncio.gather(*(member.call("put", put(b"m%d" % i, mib)) for i in range(12)))
+    assert len({r.revision for r in replies}) == 12
+    assert (await member.call("status"))["proposals"] - before >= 2  # 12 MiB: two entries at least
+    with pytest.raises(errors.RequestTooLarge, match="request is too large"):
+        await member.call("put", put(b"huge", b"z" * (MAX_ENTRY_BYTES + 1)))
+    got = await system.ref("store-1").call("range", types.RangeRequest(key=b"huge"))
+    assert got.kvs == ()
