@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from actors.runtime.actor import Actor
+from actors.runtime.system import ActorSystem
 from benchmarks.common import percentile, plot_bars, print_table, write_json
 from benchmarks.store import ensure_tools, parse_wrk
 from consensus.ports import free_loopback_ports
@@ -113,7 +114,14 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from consensus.raft import RaftConfig
 
     rows: list[dict[str, Any]] = []
-    system = LocalSystem(SystemConfig(call_timeout=600))
+    config = SystemConfig(call_timeout=600)
+    system: ActorSystem
+    if args.backend == "ray":
+        from actors.runtime.ray_system import RaySystem
+
+        system = RaySystem(config, hosts=3, num_cpus=2)
+    else:
+        system = LocalSystem(config)
     tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(dir=tmp_root) as data:
         async with system:
@@ -122,20 +130,27 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}")
                 for i, p in enumerate(peers)
             ]
-            for m in members:
+            for i, m in enumerate(members):
                 raft = RaftConfig(data_dir=f"{data}/{m.name}")
-                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft})
-            await wait_for_leader(system.ref, [m.name for m in members])
+                host = f"host-{i}" if args.backend == "ray" else None
+                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft}, host=host)
+            leader = await wait_for_leader(system.ref, [m.name for m in members])
+            # On Ray the apiserver and the callers share the leader's host process (a direct await there)
+            # and the followers apply in processes of their own.
+            host = f"host-{leader.rpartition('-')[2]}" if args.backend == "ray" else None
             (port,) = free_loopback_ports(1)
             api = await system.spawn(
-                "apiserver-0", ApiServer, kwargs={"store_members": [m.name for m in members], "port": port}
+                "apiserver-0",
+                ApiServer,
+                kwargs={"store_members": [m.name for m in members], "port": port},
+                host=host,
             )
             for ns in ("bench", "small", "fan"):
                 await api.call("create", "namespaces", None, {"metadata": {"name": ns}})
             await api.call("create", "configmaps", "bench", configmap("fixed"))
             for i in range(100):
                 await api.call("create", "configmaps", "small", configmap(f"s{i}"))
-            load = await system.spawn("load", Load)
+            load = await system.spawn("load", Load, host=host)
             if "internal" in args.targets:
                 for verb in ("create", "get", "list"):
                     result = await load.call("run_load", verb, args.workers, args.seconds)
@@ -181,7 +196,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     )
                 os.unlink(script.name)
             if "fanout" in args.targets:
-                collector = await system.spawn("collector", Collector)
+                collector = await system.spawn("collector", Collector, host=host)
                 for watchers in args.watchers:
                     # As informers do: list, then watch from the list's version (no backlog to replay).
                     listed = await api.call("list_objects", "configmaps", "fan")
@@ -245,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watchers", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--writes", type=int, default=10, help="writes per fan-out size (default 10)")
     parser.add_argument("--targets", nargs="+", default=["internal", "http", "fanout"])
+    parser.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: everything in this process; ray: a host process per store member (default local)",
+    )
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     parser.add_argument("--plot", default=None, help="write a bar chart of the rates here (SVG)")
     args = parser.parse_args(argv)
@@ -262,4 +283,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from benchmarks import apiserver  # Ray hosts import the actors by this module's name, not __main__
+
+    raise SystemExit(apiserver.main())

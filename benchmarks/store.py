@@ -232,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--connections", nargs="+", type=int, default=[1, 16, 256])
+    parser.add_argument(
+        "--writers",
+        nargs="+",
+        type=int,
+        default=[1, 16, 256, 1024],
+        help="concurrent writers of the internal path (default 1 16 256 1024)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="per run (default 10)")
     parser.add_argument(
         "--targets",
@@ -267,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 stop(processes)
     for target in [t for t in args.targets if t.startswith("internal")]:
         backend = "ray" if target == "internal-ray" else "local"
-        for concurrency in args.connections:
+        for concurrency in args.writers:
             row = asyncio.run(internal_path(args.seconds, concurrency, backend))
             rows.append(row)
             print(f"  {target:<12} {concurrency:>4} writers: {row['puts_per_s']:>9,.0f} puts/s", flush=True)

@@ -31,6 +31,7 @@ import asyncio
 import collections
 import dataclasses
 import itertools
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -83,14 +84,21 @@ class _Watch:
 class _Machine:
     """The state machine Raft feeds: a batch of requests in, a batch of results (or refusals) out."""
 
-    def __init__(self, store: MvccStore, lock: threading.Lock, on_applied: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: MvccStore,
+        lock: threading.Lock,
+        on_applied: Callable[[], None],
+        on_members: Callable[[str], None],
+    ) -> None:
         self.store = store
         self.lock = lock
         self.on_applied = on_applied
+        self.on_members = on_members
         # Entries this member proposed, by their bytes: applying one of them reuses the requests instead of
         # decoding the entry again (the proposer of a batch is usually the leader, which applies it too).
         # Popped when applied or when the proposal fails; an entry applied elsewhere is simply decoded.
-        self.proposed: dict[bytes, list[types.Request]] = {}
+        self.proposed: dict[bytes, list[types.Proposal]] = {}
 
     def apply(self, command: bytes) -> list[Any]:
         """The results stay Python objects: PySyncObj hands them only to this member's own proposer."""
@@ -99,8 +107,12 @@ class _Machine:
         apply = self.store.apply
         with self.lock:
             for request in requests:
+                if type(request) is types.MembersRequest:
+                    self.on_members(request.members)
+                    results.append(None)
+                    continue
                 try:
-                    results.append(apply(request))
+                    results.append(apply(request))  # type: ignore[arg-type]  # a store request
                 except errors.StoreError as error:
                     results.append(error)
         self.on_applied()
@@ -139,9 +151,11 @@ class StoreMember(Actor):
         self.request_timeout = request_timeout
         self.store = MvccStore()
         self._lock = threading.Lock()
-        self._machine = _Machine(self.store, self._lock, self._applied_from_raft_thread)
+        self._machine = _Machine(
+            self.store, self._lock, self._applied_from_raft_thread, self._members_applied
+        )
         self._raft: RaftMember | None = None
-        self._queue: list[tuple[types.Request, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[types.Proposal, asyncio.Future[Any]]] = []
         self._flush_scheduled = False
         self._deadlines: collections.deque[tuple[float, asyncio.Future[Any]]] = collections.deque()
         self._sweeper: asyncio.TimerHandle | None = None
@@ -279,13 +293,13 @@ class StoreMember(Actor):
     async def add_member(self, member: MemberInfo) -> list[MemberInfo]:
         """Add a running member (started with the current members plus itself) to the group at runtime.
 
-        Raft replicates the new peer address to every member; the name and client URL that ``member_list``
-        shows are this member's record only (etcd keeps them in its own replicated bucket; not yet here).
+        Raft replicates the new peer address to every member; then the new member list goes through the log
+        as a ``MembersRequest``, so every member's ``member_list`` shows it.
         """
         if any(m.name == member.name or m.peer_url == member.peer_url for m in self.members):
             raise ValueError(f"{member.name} ({member.peer_url}) is already a member")
         await self._change("add", member)
-        self.members.append(member)
+        await self._submit(_members_request([*self.members, member]))
         return list(self.members)
 
     async def remove_member(self, name: str) -> list[MemberInfo]:
@@ -296,8 +310,12 @@ class StoreMember(Actor):
         if member.name == self.name:
             raise ValueError("a member cannot remove itself; ask another member")
         await self._change("remove", member)
-        self.members.remove(member)
+        await self._submit(_members_request([m for m in self.members if m != member]))
         return list(self.members)
+
+    def _members_applied(self, members: str) -> None:
+        """A ``MembersRequest`` reached the state machine (Raft's thread): one assignment, read whole."""
+        self.members = [MemberInfo(**record) for record in json.loads(members)]
 
     async def _change(self, change: str, member: MemberInfo) -> None:
         if self._raft is None:
@@ -379,7 +397,7 @@ class StoreMember(Actor):
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    async def _submit(self, request: types.Request) -> Any:
+    async def _submit(self, request: types.Proposal) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((request, future))
@@ -412,7 +430,7 @@ class StoreMember(Actor):
                 continue
             self._propose(raft, batch)
 
-    def _propose(self, raft: RaftMember, batch: list[tuple[types.Request, asyncio.Future[Any]]]) -> None:
+    def _propose(self, raft: RaftMember, batch: list[tuple[types.Proposal, asyncio.Future[Any]]]) -> None:
         requests = [request for request, _ in batch]
         command = entry.encode(requests)
         if len(command) > MAX_ENTRY_BYTES:  # halve it until each entry fits (see raft's chunking hazard)
@@ -430,7 +448,7 @@ class StoreMember(Actor):
 
     def _settled(
         self,
-        batch: list[tuple[types.Request, asyncio.Future[Any]]],
+        batch: list[tuple[types.Proposal, asyncio.Future[Any]]],
         done: asyncio.Future[Any],
         command: bytes,
     ) -> None:
@@ -445,7 +463,7 @@ class StoreMember(Actor):
             return
         _settle(batch, done)
 
-    def _repropose(self, batch: list[tuple[types.Request, asyncio.Future[Any]]]) -> None:
+    def _repropose(self, batch: list[tuple[types.Proposal, asyncio.Future[Any]]]) -> None:
         waiting = [entry for entry in batch if not entry[1].done()]
         if not waiting:
             return
@@ -501,7 +519,11 @@ class StoreMember(Actor):
             raft.destroy()
 
 
-def _settle(batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asyncio.Future[Any]) -> None:
+def _members_request(members: list[MemberInfo]) -> types.MembersRequest:
+    return types.MembersRequest(members=json.dumps([dataclasses.asdict(m) for m in members]))
+
+
+def _settle(batch: list[tuple[types.Proposal, asyncio.Future[Any]]], done: asyncio.Future[Any]) -> None:
     error = done.exception()
     if error is not None:
         _fail(batch, error)
@@ -515,7 +537,7 @@ def _settle(batch: list[tuple[types.Request, asyncio.Future[Any]]], done: asynci
             future.set_result(result)
 
 
-def _fail(batch: list[tuple[types.Request, asyncio.Future[Any]]], error: BaseException) -> None:
+def _fail(batch: list[tuple[types.Proposal, asyncio.Future[Any]]], error: BaseException) -> None:
     for _, future in batch:
         if not future.done():
             future.set_exception(error)

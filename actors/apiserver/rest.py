@@ -153,10 +153,10 @@ class Rest:
         md = obj["metadata"]
         if md.get("resourceVersion"):
             raise status.bad_request("resourceVersion should not be set on objects to be created")
+        generated = not md.get("name") and bool(md.get("generateName"))
         for attempt in range(_RETRIES):
-            candidate = meta.deep_copy(
-                obj
-            )  # each attempt starts from the body (a clash retries with a new name)
+            # a generated name that clashed retries with a new one, from the body as it came
+            candidate = meta.deep_copy(obj) if generated else obj
             cmd = candidate["metadata"]
             if not cmd.get("name") and cmd.get("generateName"):
                 cmd["name"] = meta.generate_name(cmd["generateName"], self.rng)

@@ -306,8 +306,9 @@ class ApiServer(Actor):
             del self._store_watches[tag]
             raise
 
-    async def on_store_events(self, tag: int, events: list[types.Event]) -> None:
-        """What a store member's watch delivers (``tell``): one applied batch's changes of one resource."""
+    def on_store_events(self, tag: int, events: list[types.Event]) -> None:
+        """What a store member's watch delivers (``tell``): one applied batch's changes of one resource.
+        Synchronous, so a co-located member's tell costs no task."""
         watch = self._store_watches.get(tag)
         if watch is not None:  # else a watch we gave up on
             self._apply(watch.kind, events)

@@ -34,6 +34,7 @@ _TYPES: tuple[type, ...] = (
     types.LeaseTimeToLiveRequest,
     types.LeaseLeasesRequest,
     types.LeaseExpireRequest,
+    types.MembersRequest,  # new types go last: a tag is what a journal holds
 )
 _TAG = {cls: tag for tag, cls in enumerate(_TYPES)}
 _TXN = _TAG[types.TxnRequest]
@@ -61,13 +62,13 @@ _SCHEMAS = tuple(_schema(cls) for cls in _TYPES)
 _COMPARE = _schema(types.Compare)
 
 
-def encode(requests: Sequence[types.Request]) -> bytes:
+def encode(requests: Sequence[types.Proposal]) -> bytes:
     """One log entry holding ``requests`` in order."""
     data: bytes = msgpack.packb([_row(r) for r in requests], use_bin_type=True)
     return data
 
 
-def decode(entry: bytes) -> list[types.Request]:
+def decode(entry: bytes) -> list[types.Proposal]:
     """The requests of an entry ``encode`` made, equal to the originals."""
     return [_request(row) for row in msgpack.unpackb(entry, raw=False, use_list=True)]
 

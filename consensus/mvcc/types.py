@@ -355,6 +355,20 @@ Request = (
 )
 """Everything ``MvccStore.apply`` takes."""
 
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MembersRequest:
+    """The group's member records after a membership change, as JSON (a list of ``{"name", "id",
+    "peer_url", "client_url"}``). Every member applies it in log order, so ``/v3/cluster/member/list`` shows
+    the same members wherever it is asked (etcd keeps them in its own replicated ``members`` bucket). It is
+    not a KV change: no revision is used, and ``MvccStore`` never sees it."""
+
+    members: str
+
+
+Proposal = Request | MembersRequest
+"""What a log entry holds."""
+
 Response = (
     ResponseOp
     | CompactionResponse

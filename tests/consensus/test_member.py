@@ -261,10 +261,22 @@ async def test_members_are_added_and_removed_at_runtime(system: LocalSystem, tmp
             break
         await asyncio.sleep(0.05)
     assert [kv.key for kv in got.kvs] == [b"after", b"before"]
+    everyone = ["store-0", "store-1", "store-2", "store-3"]
+    for name in everyone:  # every member lists the newcomer, not just the one that was asked
+        assert [m.name for m in await system.ref(name).call("member_list")] == everyone, name
     # with 4 members a majority is 3, so two dead members would stop writes; after one is removed, the
     # group is 3 and 2 alive are a majority
     victim, other = [n for n in NAMES if n != leader]
     await system.ref(leader).call("remove_member", victim)
+    remaining = [n for n in everyone if n != victim]
+    for name in (other, "store-3"):
+        listed_there: list[str] = []
+        for _ in range(100):  # a follower applies the change a moment after the leader answers
+            listed_there = [m.name for m in await system.ref(name).call("member_list")]
+            if listed_there == remaining:
+                break
+            await asyncio.sleep(0.02)
+        assert listed_there == remaining, name
     await system.kill(victim)
     await system.kill(other)
     await put_when_led(system, leader, put(b"smaller", b"3"))

@@ -52,11 +52,14 @@ REQUESTS: list[types.Request] = [
     types.LeaseTimeToLiveRequest(id=99, now=3.0, keys=True),
     types.LeaseLeasesRequest(),
     types.LeaseExpireRequest(now=4.0),
+    types.MembersRequest(
+        members='[{"name": "store-0", "id": 1, "peer_url": "127.0.0.1:2380", "client_url": ""}]'
+    ),
 ]
 
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=lambda r: type(r).__name__)
-def test_a_request_comes_back_equal_with_its_enums(request_: types.Request) -> None:
+def test_a_request_comes_back_equal_with_its_enums(request_: types.Proposal) -> None:
     (decoded,) = entry.decode(entry.encode([request_]))
     assert decoded == request_
     assert type(decoded) is type(request_)
