@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     etcd = {r["connections"]: r["puts_per_s"] for r in rows if r["target"] == "etcd-3"}
     for row in rows:
         anchor = etcd.get(row["connections"])
-        row["vs_etcd"] = row["puts_per_s"] / anchor if anchor and row["target"] != "etcd-3" else None
+        compared = anchor and row["target"] != "etcd-3" and "internal" not in row["target"]
+        row["vs_etcd"] = row["puts_per_s"] / anchor if compared else None
     print()
     print_table(
         rows,
