@@ -33,9 +33,9 @@ class Cluster:
 
 
 async def start_cluster(
-    tmp: pathlib.Path, *, secure: bool = False, **apiserver: Any
+    tmp: pathlib.Path, *, secure: bool = False, time_scale: float = 1.0, **apiserver: Any
 ) -> tuple[LocalSystem, Cluster]:
-    system = LocalSystem(SystemConfig(seed=7, call_timeout=60.0))
+    system = LocalSystem(SystemConfig(seed=7, call_timeout=60.0, time_scale=time_scale))
     await system.start()
     (peer,) = free_loopback_ports(1)
     members = [MemberInfo(name="store-0", id=1, peer_url=f"127.0.0.1:{peer}")]
