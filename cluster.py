@@ -252,6 +252,7 @@ def _node_configs(args: argparse.Namespace) -> list[Any]:
     """The emulated nodes ``--nodes`` and the ``--node-*`` flags ask for; ValueError says what is wrong."""
     from actors.kubelet.node import NodeConfig
     from kube import quantity, validation
+    from network.cidr import RangeAllocator
 
     if args.nodes < 0:
         raise ValueError(f"--nodes must be 0 or more, not {args.nodes}")
@@ -270,6 +271,9 @@ def _node_configs(args: argparse.Namespace) -> list[Any]:
             detail = "; ".join(problems) or "expected key=value"
             raise ValueError(f"--node-labels: invalid label {item!r}: {detail}")
         labels.append((key, value))
+    # Each node's podCIDR, as kube-controller-manager's node IPAM would give it (that controller comes
+    # with the controller-manager; until then the composition root hands the /24s out).
+    cidrs = RangeAllocator()
     return [
         NodeConfig(
             name=f"node-{i}",
@@ -278,6 +282,7 @@ def _node_configs(args: argparse.Namespace) -> list[Any]:
             pods=args.node_pods,
             labels=tuple(labels),
             internal_ip=str(_NODE_NETWORK[i + 2]),
+            pod_cidr=cidrs.allocate(f"node-{i}"),
         )
         for i in range(args.nodes)
     ]

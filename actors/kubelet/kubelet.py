@@ -1,6 +1,6 @@
 """``Kubelet``: one emulated node's agent (actor ``kubelet/<node>``); thousands share a host.
 
-What runs today (the node's side of the node issue; pods come next):
+What runs today:
 
 - registration: it creates its Node (``node.node_object``); a Node that already exists, as after a kubelet
   restart, is taken over and its status rewritten. It retries until the apiserver answers, with back-off
@@ -9,7 +9,16 @@ What runs today (the node's side of the node issue; pods come next):
   Node's status when the status changed or every 5 minutes (``node.STATUS_REPORT_FREQUENCY``), as
   upstream's kubelet with node leases does;
 - a Node deleted under it is not re-created (upstream's kubelet registers once); the kubelet goes quiet and
-  ``stats()`` says so.
+  ``stats()`` says so;
+- pods: it lists and watches the pods bound to it (``spec.nodeName``, an informer over the internal
+  watch), gives each an address from its podCIDR through the CNI plugin (``network.cni.Bridge`` with
+  host-local IPAM; a hostNetwork pod has the node's), runs it through the emulated container engine
+  (``engine.PodRun``) and writes the pod's status whenever it changes. A pod being deleted has its
+  containers stopped within its grace period; then the kubelet deletes it for good (grace 0) and releases
+  its address, as upstream's kubelet does.
+
+A restarted kubelet starts its pods' containers again (the emulated runtime lives in the kubelet actor:
+unlike a real container runtime it does not outlive the kubelet) but keeps each pod's address.
 
 Every write goes through the apiserver's internal client, so the fault layer sees it: partition a kubelet
 from ``apiserver-0`` and its heartbeats stop, which the node lifecycle controller will notice.
@@ -17,13 +26,17 @@ from ``apiserver-0`` and its heartbeats stop, which the node lifecycle controlle
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from typing import Any
 
 from actors.apiserver import status
-from actors.kubelet import node
+from actors.kubelet import engine, node
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
+from actors.runtime.clock import Timer
+from network import cni
 
 log = logging.getLogger("kubemu.kubelet")
 
@@ -32,13 +45,25 @@ _REGISTER_BACKOFF_MAX = 7.0
 _RETRYABLE = (runtime_errors.ActorError, status.ApiError)
 
 
+@dataclasses.dataclass(slots=True)
+class _Pod:
+    key: str  # namespace/name, for logs
+    pod: dict[str, Any]  # as last seen
+    run: engine.PodRun
+    ip: str
+    written: dict[str, Any] | None = None  # the status last written
+    deleting: bool = False
+
+
 class Kubelet(Actor):
     """Restarted after a crash (the default policy), not after its loop ends: a kubelet whose Node was
     deleted stays quiet."""
 
     expected_errors = (status.ApiError,)
 
-    def __init__(self, *, node: node.NodeConfig, apiserver: str = "apiserver-0") -> None:
+    def __init__(
+        self, *, node: node.NodeConfig, apiserver: str = "apiserver-0", image_pull_seconds: float = 0.5
+    ) -> None:
         self.config = node
         self.apiserver = apiserver
         self.registered = False
@@ -46,10 +71,17 @@ class Kubelet(Actor):
         self._node: dict[str, Any] | None = None  # as last read or written
         self._lease: dict[str, Any] | None = None
         self._last_report = 0.0
-        self.counters = {"lease_renewals": 0, "status_reports": 0, "errors": 0}
+        self.counters = {"lease_renewals": 0, "status_reports": 0, "errors": 0, "pod_status_writes": 0}
+        self.images = engine.ImageCache(pull_seconds=image_pull_seconds)
+        self.cni = cni.Bridge()
+        self._pods: dict[str, _Pod] = {}  # by uid
+        self._pod_watch: int | None = None
+        self._wake = asyncio.Event()
+        self._timer: Timer | None = None
 
     async def run(self) -> None:
         await self._register()
+        self.start_task(self._pods_loop(), name="pods")
         while not self.gone:
             try:
                 await self._renew_lease()
@@ -64,8 +96,146 @@ class Kubelet(Actor):
             "node": self.config.name,
             "registered": self.registered,
             "gone": self.gone,
+            "pods": len(self._pods),
             **self.counters,
         }
+
+    # -- pods ----------------------------------------------------------------------------------------------
+
+    def on_pods(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """The pod watch's events (a synchronous handler: no task per event). An empty list ends the
+        watch: the pods loop lists and watches again."""
+        if watch_id != self._pod_watch:
+            return
+        if not events:
+            self._pod_watch = None
+        for kind, pod in events:
+            self._seen(kind, pod)
+        self._wake.set()
+
+    async def _pods_loop(self) -> None:
+        api = self.ref(self.apiserver)
+        while not self.gone:
+            if self._pod_watch is None:
+                try:
+                    await self._list_and_watch(api)
+                except _RETRYABLE as error:
+                    log.info("%s: pod watch not started: %s", self.name, error)
+                    await self.sleep(1.0)
+                    continue
+            now = self.clock.now()
+            upcoming = engine.FOREVER
+            for entry in list(self._pods.values()):
+                upcoming = min(upcoming, entry.run.advance(now))
+                try:
+                    await self._report(api, entry, now)
+                except _RETRYABLE as error:
+                    self.counters["errors"] += 1
+                    log.info("%s: status of pod %s not written: %s", self.name, entry.key, error)
+                    upcoming = min(upcoming, now + 1.0)
+            self._wake.clear()
+            if self._timer is not None:
+                self._timer.cancel()
+            if upcoming != engine.FOREVER:
+                self._timer = self.clock.call_at(max(upcoming, now), self._wake.set)
+            await self._wake.wait()
+
+    async def _list_and_watch(self, api: Any) -> None:
+        selector = f"spec.nodeName={self.config.name}"
+        listed = await api.call("list_objects", "pods", None, field_selector=selector)
+        current = {pod["metadata"]["uid"] for pod in listed["items"]}
+        for uid in [uid for uid in self._pods if uid not in current]:
+            self._forget(uid)
+        for pod in listed["items"]:
+            self._seen("ADDED", pod)
+        self._pod_watch = await api.call(
+            "watch",
+            "pods",
+            None,
+            watcher=self.name,
+            method="on_pods",
+            field_selector=selector,
+            resource_version=listed["metadata"]["resourceVersion"],
+        )
+
+    def _seen(self, kind: str, pod: dict[str, Any]) -> None:
+        uid = pod["metadata"]["uid"]
+        if kind == "DELETED":
+            self._forget(uid)
+            return
+        entry = self._pods.get(uid)
+        if entry is None:
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed"):
+                return  # finished before this kubelet started: nothing runs again
+            entry = self._pods[uid] = _Pod(
+                key=f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}",
+                pod=pod,
+                run=engine.PodRun(pod, self.clock.now(), self.images),
+                ip=self._address(pod),
+            )
+        entry.pod = pod
+        md = pod["metadata"]
+        if md.get("deletionTimestamp"):
+            grace = md.get("deletionGracePeriodSeconds")
+            entry.run.stop(self.clock.now(), float(grace) if grace is not None else None)
+
+    def _address(self, pod: dict[str, Any]) -> str:
+        """The pod's IP: the node's for hostNetwork, else one from the node's podCIDR through CNI (the one
+        it already has, after a kubelet restart)."""
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            return self.config.internal_ip
+        if not self.config.pod_cidr:
+            return ""
+        uid = pod["metadata"]["uid"]
+        known = (pod.get("status") or {}).get("podIP")
+        pool = self.cni.pool(self.config.pod_cidr)
+        if known and pool is not None:
+            try:
+                return pool.allocate(uid, "eth0", requested=known).ip
+            except ValueError:
+                pass  # taken or outside the range: a fresh one
+        result = self.cni.add(self._cni_config(), uid, f"/var/run/netns/cni-{uid}", "eth0", {})
+        return str(result["ips"][0]["address"]).partition("/")[0]
+
+    def _cni_config(self) -> dict[str, Any]:
+        return {
+            "cniVersion": cni.SPEC_VERSION,
+            "name": "kubemu",
+            "type": "bridge",
+            "bridge": "cni0",
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": self.config.pod_cidr}]]},
+        }
+
+    def _forget(self, uid: str) -> None:
+        entry = self._pods.pop(uid, None)
+        if entry is not None and self.config.pod_cidr:
+            self.cni.delete(self._cni_config(), uid, f"/var/run/netns/cni-{uid}", "eth0", {})
+
+    async def _report(self, api: Any, entry: _Pod, now: float) -> None:
+        """Write the pod's status if it changed; delete a stopped terminating pod for good."""
+        md = entry.pod["metadata"]
+        reported = entry.run.status(now, pod_ip=entry.ip, host_ip=self.config.internal_ip)
+        if reported != entry.written:
+            await api.call(
+                "patch",
+                "pods",
+                md.get("namespace"),
+                md["name"],
+                "application/merge-patch+json",
+                {"status": reported},
+                subresource="status",
+            )
+            entry.written = reported
+            self.counters["pod_status_writes"] += 1
+        if entry.run.stopped() and not entry.deleting:
+            entry.deleting = True
+            try:
+                await api.call("delete", "pods", md.get("namespace"), md["name"], grace_period_seconds=0)
+            except status.ApiError as error:
+                if error.reason != "NotFound":
+                    entry.deleting = False
+                    raise
 
     # -- registration --------------------------------------------------------------------------------------
 

@@ -1,0 +1,131 @@
+"""Pods on an emulated node, through a real apiserver and store: a pod bound to the node runs with an
+address from the node's podCIDR, a job-like pod completes, a crashing one loops, a deleted one goes after
+its containers stop. The cluster clock runs 100x."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import pathlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from actors.kubelet.kubelet import Kubelet
+from actors.kubelet.node import NodeConfig
+from tests.actors.apiserver.conftest import Cluster, start_cluster
+
+SCALE = 100.0
+CIDR = "10.244.1.0/24"
+
+
+@pytest.fixture
+async def cluster(tmp_path: pathlib.Path) -> AsyncIterator[Cluster]:
+    system, running = await start_cluster(tmp_path, time_scale=SCALE)
+    config = NodeConfig(name="node-1", internal_ip="172.18.0.3", pod_cidr=CIDR)
+    await system.spawn("kubelet/node-1", Kubelet, kwargs={"node": config, "image_pull_seconds": 2.0})
+    try:
+        yield running
+    finally:
+        await system.shutdown()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+def a_pod(name: str, *command: str, restart: str = "Always", grace: int = 30) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "main", "image": "busybox:1.36"}
+    if command:
+        container["command"] = list(command)
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "nodeName": "node-1",
+            "containers": [container],
+            "restartPolicy": restart,
+            "terminationGracePeriodSeconds": grace,
+        },
+    }
+
+
+async def pod_in_phase(cluster: Cluster, name: str, phase: str) -> dict[str, Any]:
+    async def there() -> dict[str, Any] | None:
+        pod: dict[str, Any] = await cluster.apiserver.call("get", "pods", "default", name)
+        return pod if (pod.get("status") or {}).get("phase") == phase else None
+
+    found: dict[str, Any] = await eventually(there)
+    return found
+
+
+async def test_a_bound_pod_runs_with_an_address_from_the_nodes_cidr(cluster: Cluster) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("web"))
+    pod = await pod_in_phase(cluster, "web", "Running")
+    status = pod["status"]
+    assert ipaddress.ip_address(status["podIP"]) in ipaddress.ip_network(CIDR)
+    assert status["hostIP"] == "172.18.0.3"
+    (container,) = status["containerStatuses"]
+    assert container["ready"] and "running" in container["state"]
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+
+
+async def test_pods_on_one_node_get_distinct_addresses(cluster: Cluster) -> None:
+    for i in range(5):
+        await cluster.apiserver.call("create", "pods", "default", a_pod(f"p{i}"))
+    ips = [(await pod_in_phase(cluster, f"p{i}", "Running"))["status"]["podIP"] for i in range(5)]
+    assert len(set(ips)) == 5
+
+
+async def test_a_pod_that_sleeps_then_exits_succeeds(cluster: Cluster) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("job", "sleep", "5", restart="Never"))
+    pod = await pod_in_phase(cluster, "job", "Succeeded")
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (0, "Completed")
+
+
+async def test_a_crashing_container_is_in_crash_loop_back_off(cluster: Cluster) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("crash", "sh", "-c", "exit 1"))
+
+    async def looping() -> dict[str, Any] | None:
+        pod: dict[str, Any] = await cluster.apiserver.call("get", "pods", "default", "crash")
+        statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
+        return statuses[0] if statuses[0].get("restartCount", 0) >= 2 else None
+
+    container = await eventually(looping)
+    assert container["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert container["lastState"]["terminated"]["exitCode"] == 1
+
+
+async def test_a_deleted_pod_goes_once_its_containers_stop(cluster: Cluster) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("web"))
+    await pod_in_phase(cluster, "web", "Running")
+    deleted = await cluster.apiserver.call("delete", "pods", "default", "web")
+    assert deleted["metadata"]["deletionTimestamp"]  # graceful: the kubelet finishes it
+
+    async def gone() -> bool:
+        listed = await cluster.apiserver.call("list_objects", "pods", "default")
+        return not listed["items"]
+
+    await eventually(gone)
+    assert (await cluster.system.ref("kubelet/node-1").call("stats"))["pods"] == 0
+
+
+async def test_a_restarted_kubelet_keeps_its_pods_addresses(cluster: Cluster) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("web"))
+    before = (await pod_in_phase(cluster, "web", "Running"))["status"]["podIP"]
+    await cluster.system.restart("kubelet/node-1")
+
+    async def running_again() -> bool:
+        stats = await cluster.system.ref("kubelet/node-1").call("stats")
+        return bool(stats["pods"] == 1 and stats["pod_status_writes"] >= 1)
+
+    await eventually(running_again)
+    pod = await pod_in_phase(cluster, "web", "Running")
+    assert pod["status"]["podIP"] == before
