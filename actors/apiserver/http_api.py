@@ -430,18 +430,7 @@ class HttpApi:
     ) -> dict[str, Any]:
         """``pods/binding``: set ``spec.nodeName`` once (upstream's BindingREST)."""
         target = ((body or {}).get("target") or {}).get("name")
-        if not target:
-            raise status.invalid(
-                "Binding", name, [errors.FieldError(field="target.name", type=errors.FieldErrorType.REQUIRED)]
-            )
-        pod = await self.rest.get(pods, namespace, name)
-        current = (pod.get("spec") or {}).get("nodeName")
-        if current:
-            raise status.conflict(pods, name, f'pod {name} is already assigned to node "{current}"')
-        if pod["metadata"].get("deletionTimestamp"):
-            raise status.conflict(pods, name, f"pod {name} is being deleted, cannot be assigned to a host")
-        pod["spec"]["nodeName"] = target
-        await self.rest.update(pods, namespace, name, pod, dry_run=dry_run)
+        await self.rest.bind(pods, namespace, name, target, dry_run=dry_run)
         return status.status_success()
 
     async def _update_scale(

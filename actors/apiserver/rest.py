@@ -184,6 +184,41 @@ class Rest:
                 raise
         raise AssertionError("unreachable")
 
+    async def bind(
+        self, pods: kinds.Kind, namespace: str | None, name: str, target: Any, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """``pods/binding``: set ``spec.nodeName`` once and mark the pod ``PodScheduled`` (upstream's
+        BindingREST). Unlike upstream, a node that does not exist is refused (409): the scheduler then
+        re-queues the pod instead of leaving it to the pod garbage collector."""
+        if not target or not isinstance(target, str):
+            raise status.invalid(
+                "Binding", name, [errors.FieldError(field="target.name", type=errors.FieldErrorType.REQUIRED)]
+            )
+        pod = meta.deep_copy(await self.objects.get(pods, namespace, name))
+        current = (pod.get("spec") or {}).get("nodeName")
+        if current:
+            raise status.conflict(pods, name, f'pod {name} is already assigned to node "{current}"')
+        if pod["metadata"].get("deletionTimestamp"):
+            raise status.conflict(pods, name, f"pod {name} is being deleted, cannot be assigned to a host")
+        if not self._node_exists(target):
+            raise status.conflict(pods, name, f'node "{target}" not found, cannot bind pod {name}')
+        pod["spec"]["nodeName"] = target
+        scheduled = {
+            "type": "PodScheduled",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": meta.now_rfc3339(self.clock.now()),
+        }
+        others = (pod.get("status") or {}).get("conditions") or []
+        pod.setdefault("status", {})["conditions"] = [
+            scheduled,
+            *(c for c in others if c.get("type") != "PodScheduled"),
+        ]
+        if dry_run:
+            return pod
+        # Straight to storage, guarded by the version read: spec.nodeName is immutable to updates.
+        return await self.objects.update(pods, pod, int(pod["metadata"]["resourceVersion"]))
+
     async def _check_namespace(self, kind: kinds.Kind, name: str, namespace: str) -> None:
         """404 for a namespace that does not exist, 403 for one being deleted (upstream's
         NamespaceLifecycle admission)."""

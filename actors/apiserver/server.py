@@ -576,6 +576,12 @@ class ApiServer(Actor):
             self.kind(resource), namespace, name, patch_type, patch, subresource=subresource
         )
 
+    async def bind(self, namespace: str, name: str, node: str) -> dict[str, Any]:
+        """``pods/binding`` for the scheduler: the pod as bound (409 if already bound, being deleted, or
+        the node does not exist)."""
+        assert self.rest is not None
+        return await self.rest.bind(self.kind("pods"), namespace, name, node)
+
     async def delete(
         self,
         resource: str,

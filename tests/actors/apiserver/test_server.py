@@ -270,3 +270,31 @@ async def test_a_pod_on_a_live_node_terminates_gracefully_and_one_on_a_lost_node
     await request(cluster, "DELETE", "/api/v1/namespaces/default/pods/orphan")
     code, _ = await request(cluster, "GET", "/api/v1/namespaces/default/pods/orphan")
     assert code == 404  # no kubelet will ever finish it
+
+
+async def test_a_binding_assigns_a_pod_once_and_marks_it_scheduled(cluster: Cluster) -> None:
+    await cluster.apiserver.call("create", "nodes", None, {"metadata": {"name": "node-1"}})
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx"}]}}
+    await cluster.apiserver.call("create", "pods", "default", pod)
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"name": "node-1"}}
+    code, body = await request(cluster, "POST", "/api/v1/namespaces/default/pods/p/binding", binding)
+    assert (code, body["status"]) == (201, "Success")
+    bound = await cluster.apiserver.call("get", "pods", "default", "p")
+    assert bound["spec"]["nodeName"] == "node-1"
+    assert [c["type"] for c in bound["status"]["conditions"]] == ["PodScheduled"]
+    code, body = await request(cluster, "POST", "/api/v1/namespaces/default/pods/p/binding", binding)
+    assert (code, body["reason"]) == (409, "Conflict")
+    assert (
+        body["message"]
+        == 'Operation cannot be fulfilled on pods "p": pod p is already assigned to node "node-1"'
+    )
+
+
+async def test_a_binding_to_a_missing_node_or_without_a_target_is_refused(cluster: Cluster) -> None:
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx"}]}}
+    await cluster.apiserver.call("create", "pods", "default", pod)
+    with pytest.raises(Exception, match='node "gone" not found'):
+        await cluster.apiserver.call("bind", "default", "p", "gone")
+    code, body = await request(cluster, "POST", "/api/v1/namespaces/default/pods/p/binding", {"target": {}})
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert not (await cluster.apiserver.call("get", "pods", "default", "p"))["spec"].get("nodeName")
