@@ -29,7 +29,7 @@ import dataclasses
 import random
 from typing import Any
 
-from actors.apiserver import allocators, status, storage, strategies
+from actors.apiserver import admission, allocators, status, storage, strategies
 from actors.apiserver.watch_cache import Filter, WatchCache, Watcher
 from actors.runtime.clock import Clock
 from kube import defaults, errors, kinds, meta, validate
@@ -165,6 +165,7 @@ class Rest:
             cmd["uid"] = meta.new_uid(self.rng)
             cmd["creationTimestamp"] = meta.now_rfc3339(self.clock.now())
             _default(kind, candidate)
+            admission.admit_create(kind, candidate)
             strategies.prepare_for_create(kind, candidate)
             _validate_create(kind, candidate)
             if kind.namespaced:
