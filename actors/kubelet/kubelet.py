@@ -290,6 +290,17 @@ class Kubelet(Actor):
         self.counters["lease_renewals"] += 1
 
     async def _sync_status(self) -> None:
+        """Upstream's ``tryUpdateNodeStatus``: read the Node, write the status if it differs from what is
+        stored (the node lifecycle controller may have marked it Unknown) or is due anyway."""
+        api = self.ref(self.apiserver)
+        try:
+            self._node = await api.call("get", "nodes", None, self.config.name)
+        except status.ApiError as error:
+            if error.reason != "NotFound":
+                raise
+            self.gone = True
+            log.warning("%s: node %s was deleted; not registering again", self.name, self.config.name)
+            return
         assert self._node is not None
         now = self.clock.now()
         stored = self._node.get("status") or {}
