@@ -173,6 +173,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _up(args: argparse.Namespace) -> int:
     from actors.apiserver.server import ApiServer
+    from actors.controllers.node_lifecycle import NodeLifecycleController
     from chaos.fault_desk import FaultDesk
     from consensus import pki
     from consensus.client import wait_for_leader
@@ -234,6 +235,7 @@ async def _up(args: argparse.Namespace) -> int:
             server = f"{scheme}://127.0.0.1:{args.api_port}"
             _write_kubeconfig(args.kubeconfig, args.name, server, paths)
             print(f" ✓ apiserver: {server}")
+            await system.spawn("node-lifecycle-controller", NodeLifecycleController)
             if nodes:
                 await _start_nodes(system, nodes)
             desk = FaultDesk(system, store_members=[m.name for m in members])
