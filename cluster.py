@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
@@ -33,9 +32,6 @@ BENCHMARKS = {
     "apiserver": "benchmarks.apiserver",
     "store": "benchmarks.store",
 }
-
-
-_NODE_NETWORK = ipaddress.ip_network("172.18.0.0/16")  # the emulated nodes' addresses (data, never bound)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,18 +170,21 @@ async def _demo(args: argparse.Namespace) -> int:
 async def _up(args: argparse.Namespace) -> int:
     from actors.apiserver.server import ApiServer
     from actors.controllers.node_lifecycle import NodeLifecycleController
+    from actors.kubelet.node_manager import NodeManager
     from chaos.fault_desk import FaultDesk
     from consensus import pki
     from consensus.client import wait_for_leader
     from consensus.member import MemberInfo, StoreMember
     from consensus.ports import free_loopback_ports
     from consensus.raft import RaftConfig
+    from network.cidr import RangeAllocator
 
     if args.store_members not in (1, 3, 5):
         print(f"kubemu up: --store-members must be 1, 3 or 5, not {args.store_members}", file=sys.stderr)
         return 2
+    cidrs = RangeAllocator()
     try:
-        nodes = _node_configs(args)
+        nodes = _node_configs(args, cidrs)
     except ValueError as error:
         print(f"kubemu up: {error}", file=sys.stderr)
         return 2
@@ -238,6 +237,10 @@ async def _up(args: argparse.Namespace) -> int:
             await system.spawn("node-lifecycle-controller", NodeLifecycleController)
             if nodes:
                 await _start_nodes(system, nodes)
+            manager = NodeManager(system, cidrs=cidrs)
+            for config in nodes:
+                manager.adopt(config.name)
+            manager_task = asyncio.ensure_future(manager.run())
             desk = FaultDesk(system, store_members=[m.name for m in members])
             desk_task = asyncio.ensure_future(desk.run())
             print(f'Set kubectl context to "kubemu-{args.name}" in {args.kubeconfig}')
@@ -246,15 +249,16 @@ async def _up(args: argparse.Namespace) -> int:
             print("Stop with Ctrl-C.", flush=True)
             await stop.wait()
             desk_task.cancel()
+            manager_task.cancel()
             print(f'Deleting cluster "{args.name}" ...', flush=True)
     return 0
 
 
-def _node_configs(args: argparse.Namespace) -> list[Any]:
+def _node_configs(args: argparse.Namespace, cidrs: Any) -> list[Any]:
     """The emulated nodes ``--nodes`` and the ``--node-*`` flags ask for; ValueError says what is wrong."""
     from actors.kubelet.node import NodeConfig
+    from actors.kubelet.node_manager import NODE_NETWORK
     from kube import quantity, validation
-    from network.cidr import RangeAllocator
 
     if args.nodes < 0:
         raise ValueError(f"--nodes must be 0 or more, not {args.nodes}")
@@ -275,7 +279,6 @@ def _node_configs(args: argparse.Namespace) -> list[Any]:
         labels.append((key, value))
     # Each node's podCIDR, as kube-controller-manager's node IPAM would give it (that controller comes
     # with the controller-manager; until then the composition root hands the /24s out).
-    cidrs = RangeAllocator()
     return [
         NodeConfig(
             name=f"node-{i}",
@@ -283,7 +286,7 @@ def _node_configs(args: argparse.Namespace) -> list[Any]:
             memory=args.node_memory,
             pods=args.node_pods,
             labels=tuple(labels),
-            internal_ip=str(_NODE_NETWORK[i + 2]),
+            internal_ip=str(NODE_NETWORK[i + 2]),
             pod_cidr=cidrs.allocate(f"node-{i}"),
         )
         for i in range(args.nodes)

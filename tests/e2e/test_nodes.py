@@ -3,7 +3,9 @@ registers two Ready nodes with that capacity and those labels, each with a heart
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,53 @@ def test_nodes_carry_the_flags_capacity_and_labels_and_a_lease(with_nodes: Clust
     lease = kubectl.json("get", "lease", "node-1", "-n", "kube-node-lease")
     assert lease["spec"]["holderIdentity"] == "node-1"
     assert "KubeletReady" in kubectl.ok("describe", "node", "node-0")
+
+
+NODE_MANIFEST = """\
+apiVersion: v1
+kind: Node
+metadata:
+  name: big-1
+  labels:
+    type: kwok-style
+spec:
+  taints:
+  - key: dedicated
+    value: batch
+    effect: NoSchedule
+status:
+  allocatable:
+    cpu: "32"
+    memory: 256Gi
+    pods: "250"
+  capacity:
+    cpu: "32"
+    memory: 256Gi
+    pods: "250"
+"""
+
+
+def test_a_node_created_with_kubectl_gets_a_kubelet_and_deleting_it_stops_that(with_nodes: Cluster) -> None:
+    kubectl = with_nodes.kubectl
+    kubectl.ok("apply", "-f", "-", stdin=NODE_MANIFEST)
+
+    def ready() -> Any:
+        node = kubectl.json("get", "node", "big-1")
+        conditions = {c["type"]: c["status"] for c in (node.get("status") or {}).get("conditions") or []}
+        return node if conditions.get("Ready") == "True" else None
+
+    node = eventually(ready, what="big-1 Ready")
+    assert node["status"]["capacity"]["cpu"] == "32" and node["status"]["allocatable"]["pods"] == "250"
+    assert node["metadata"]["labels"]["type"] == "kwok-style"
+    assert node["spec"]["taints"] == [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}]
+    assert node["spec"]["podCIDR"] == "10.244.2.0/24"  # node-0 and node-1 hold the first two
+    assert [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"] == ["172.18.0.4"]
+    kubectl.ok("delete", "node", "big-1")
+
+    def stopped() -> bool | None:
+        actors = json.loads(kubectl.ok("get", "--raw", "/kubemu/v1/actors"))
+        states = {a["name"]: a["state"] for a in actors}
+        return True if states.get("kubelet/big-1") == "Stopped" else None
+
+    eventually(stopped, what="kubelet/big-1 stopped")
+    assert kubectl.run("get", "node", "big-1").returncode != 0
