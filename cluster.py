@@ -30,6 +30,7 @@ from chaos import apiserver_demo, runtime_demo, store_demo
 BENCHMARKS = {
     "actor-messaging": "benchmarks.actor_messaging",
     "apiserver": "benchmarks.apiserver",
+    "scheduler": "benchmarks.scheduler",
     "store": "benchmarks.store",
 }
 
@@ -171,6 +172,7 @@ async def _up(args: argparse.Namespace) -> int:
     from actors.apiserver.server import ApiServer
     from actors.controllers.node_lifecycle import NodeLifecycleController
     from actors.kubelet.node_manager import NodeManager
+    from actors.scheduler.scheduler import Scheduler
     from chaos.fault_desk import FaultDesk
     from consensus import pki
     from consensus.client import wait_for_leader
@@ -235,6 +237,7 @@ async def _up(args: argparse.Namespace) -> int:
             _write_kubeconfig(args.kubeconfig, args.name, server, paths)
             print(f" ✓ apiserver: {server}")
             await system.spawn("node-lifecycle-controller", NodeLifecycleController)
+            await system.spawn("scheduler", Scheduler)
             if nodes:
                 await _start_nodes(system, nodes)
             manager = NodeManager(system, cidrs=cidrs)

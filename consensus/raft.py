@@ -306,7 +306,10 @@ class RaftMember:
         self._node._SyncObj__transport.frozen = frozen
 
     def destroy(self) -> None:
-        """Stop the member's thread and close its sockets; its data directory stays for a restart."""
+        """Stop the member's thread and close its sockets; its data directory stays for a restart. Peer
+        traffic stops at once (PySyncObj's thread only notices ``destroy`` at its next tick, and could
+        acknowledge one more append meanwhile: a killed member must not)."""
+        self.freeze(True)
         self._node.destroy()
 
     # -- guards, called on PySyncObj's thread ------------------------------------------------------------

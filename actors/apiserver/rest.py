@@ -195,7 +195,26 @@ class Rest:
             raise status.invalid(
                 "Binding", name, [errors.FieldError(field="target.name", type=errors.FieldErrorType.REQUIRED)]
             )
-        pod = meta.deep_copy(await self.objects.get(pods, namespace, name))
+        cache = self.caches.get(pods)
+        cached = cache.get(namespace, name) if cache is not None and cache.ready else None
+        try:
+            return await self._bind_once(pods, namespace, name, target, cached, dry_run)
+        except status.ApiError as error:
+            if cached is None or error.reason not in ("Conflict", "NotFound") or "assigned" in str(error):
+                raise
+        return await self._bind_once(pods, namespace, name, target, None, dry_run)  # the cache lagged
+
+    async def _bind_once(
+        self,
+        pods: kinds.Kind,
+        namespace: str | None,
+        name: str,
+        target: str,
+        cached: dict[str, Any] | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """One try at a binding from ``cached`` (the watch cache's pod: no store read) or the store's."""
+        pod = meta.deep_copy(cached if cached is not None else await self.objects.get(pods, namespace, name))
         current = (pod.get("spec") or {}).get("nodeName")
         if current:
             raise status.conflict(pods, name, f'pod {name} is already assigned to node "{current}"')

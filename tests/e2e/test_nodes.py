@@ -109,3 +109,41 @@ def test_a_node_created_with_kubectl_gets_a_kubelet_and_deleting_it_stops_that(w
 
     eventually(stopped, what="kubelet/big-1 stopped")
     assert kubectl.run("get", "node", "big-1").returncode != 0
+
+
+def test_kubectl_run_schedules_a_pod_that_runs_and_one_too_big_waits(with_nodes: Cluster) -> None:
+    kubectl = with_nodes.kubectl
+    kubectl.ok("run", "web", "--image=nginx:1.25")
+
+    def running() -> Any:
+        pod = kubectl.json("get", "pod", "web")
+        return pod if (pod.get("status") or {}).get("phase") == "Running" else None
+
+    pod = eventually(running, what="web Running")
+    assert pod["spec"]["nodeName"] in ("node-0", "node-1")
+    assert pod["status"]["podIP"].startswith("10.244.")
+    kubectl.ok(
+        "run",
+        "huge",
+        "--image=nginx:1.25",
+        "--overrides",
+        json.dumps(
+            {
+                "spec": {
+                    "containers": [
+                        {"name": "huge", "image": "nginx:1.25", "resources": {"requests": {"cpu": "64"}}}
+                    ]
+                }
+            }
+        ),
+    )
+
+    def failed() -> str | None:
+        out = kubectl.ok(
+            "get", "events", "--field-selector", "involvedObject.name=huge,reason=FailedScheduling"
+        )
+        return out if "Insufficient cpu" in out else None
+
+    assert "0/2 nodes are available: 2 Insufficient cpu." in eventually(failed, what="FailedScheduling")
+    assert "Pending" in kubectl.ok("get", "pod", "huge")
+    kubectl.ok("delete", "pod", "web", "huge", "--wait=false")

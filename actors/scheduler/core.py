@@ -1,0 +1,287 @@
+"""One scheduling cycle of kube-scheduler (v1.31 ``pkg/scheduler/schedule_one.go``) over a ``NodeTable``.
+
+``schedule_one`` does upstream's ``schedulePod`` for one pod:
+
+1. No nodes: the error "no nodes available to schedule pods".
+2. PreFilter: each filter plugin may skip itself, narrow the nodes to a set of names (the others get the
+   status "node is filtered out by the prefilter result", as v1.31 records them) or reject the pod outright
+   (its message then replaces the per-node reasons: ``0/3 nodes are available: pod affinity terms
+   conflict.``).
+3. A pod whose ``status.nominatedNodeName`` still passes every filter goes there without a search.
+4. Filter, from a rotating start (upstream's ``nextStartNodeIndex``, kept in the ``SchedulerState`` passed
+   in): nodes are checked in turn, the first failing plugin giving a node its status, until
+   ``num_feasible_nodes_to_find`` feasible nodes are found (the adaptive default: ``50 - nodes/125`` percent,
+   at least 5 %, at least 100 nodes, all of them below 100). The start then advances by the number of
+   nodes that got a verdict.
+5. One feasible node is taken as is; several are scored by the profile's score plugins, each 0..100 times
+   its weight, and the highest total wins. Ties are broken by ``rng``: one uniform draw among the tied
+   nodes, which is what upstream's reservoir sampling amounts to; a seed therefore reproduces decisions.
+6. No feasible node: the ``FitError`` message, ``0/<all nodes> nodes are available: <count> <reason>, ...``
+   with the "<count> <reason>" strings sorted as strings (``sort.Strings``), followed by what the
+   ``DefaultPreemption`` PostFilter reports: ``preemption: 0/<n> nodes are available: <count> Preemption is
+   not helpful for scheduling`` for nodes rejected as unresolvable, ``<count> No preemption victims found
+   for incoming pod`` for the others, or ``preemption: not eligible due to preemptionPolicy=Never.``.
+
+The cycle reads the table and does not change it: the caller assumes the pod on the chosen node
+(``NodeTable.assume``) before scheduling the next one, as upstream's ``schedulingCycle`` does.
+
+The filters judge every row in a few array operations; the search is then read off in order, as if nodes
+were checked one at a time: the nodes that get a verdict are those before the feasible node one past the
+number needed (upstream checks 16 nodes at a time, so it may judge a few more). Nodes are searched in table
+row order, not upstream's zone-interleaved node tree.
+
+Deviation: the preemption part assumes no node has a lower-priority pod to evict (the table does not track
+priorities, so preemption itself is not emulated and a node it could have freed reads "No preemption
+victims found for incoming pod").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from actors.scheduler.plugins import FilterPlugin, FilterResult, PodInfo, Profile, default_profile
+from actors.scheduler.table import NodeTable
+
+NO_NODES_AVAILABLE = "no nodes available to schedule pods"
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+FILTERED_OUT_BY_PREFILTER = "node is filtered out by the prefilter result"
+PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"
+PREEMPTION_NO_VICTIMS = "No preemption victims found for incoming pod"
+PREEMPTION_NEVER = "not eligible due to preemptionPolicy=Never."
+
+
+@dataclasses.dataclass(slots=True)
+class SchedulerState:
+    """What persists between cycles: where the next node search starts (``nextStartNodeIndex``)."""
+
+    next_start_node_index: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of a cycle.
+
+    ``node`` is the chosen node, or ``None`` with ``message`` the FailedScheduling event text (and the
+    ``PodScheduled`` condition's message). ``feasible`` counts the feasible nodes found, ``evaluated`` the
+    nodes that got a verdict (upstream's ``EvaluatedNodes``); ``unschedulable_plugins`` names the plugins
+    that rejected a node.
+    """
+
+    node: str | None
+    feasible: int
+    evaluated: int = 0
+    message: str | None = None
+    unschedulable_plugins: frozenset[str] = frozenset()
+
+
+def num_feasible_nodes_to_find(percentage_of_nodes_to_score: int, num_all_nodes: int) -> int:
+    """How many feasible nodes end the search (upstream's ``numFeasibleNodesToFind``)."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    percentage = percentage_of_nodes_to_score
+    if percentage == 0:
+        percentage = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    num_nodes = num_all_nodes * percentage // 100
+    return max(num_nodes, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+def fit_error_message(
+    num_all_nodes: int,
+    reasons: Mapping[str, int],
+    *,
+    pre_filter_message: str = "",
+    post_filter_message: str = "",
+) -> str:
+    """upstream's ``FitError.Error()``: PreFilter's message or the sorted reasons, then PostFilter's."""
+    message = f"0/{num_all_nodes} nodes are available:"
+    if pre_filter_message:
+        message += f" {pre_filter_message}."
+    else:
+        histogram = sorted(f"{count} {reason}" for reason, count in reasons.items())
+        if histogram:
+            message += f" {', '.join(histogram)}."
+    if post_filter_message:
+        message += f" {post_filter_message}"
+    return message
+
+
+def preemption_message(pod: PodInfo, num_all_nodes: int, unresolvable: int, resolvable: int) -> str:
+    """What ``DefaultPreemption``'s PostFilter says when it finds no candidate (see the module docstring)."""
+    if pod.preempt_never:
+        return f"preemption: {PREEMPTION_NEVER}"
+    reasons: dict[str, int] = {}
+    if unresolvable:
+        reasons[PREEMPTION_NOT_HELPFUL] = unresolvable
+    if resolvable:
+        reasons[PREEMPTION_NO_VICTIMS] = resolvable
+    return f"preemption: {fit_error_message(num_all_nodes, reasons)}"
+
+
+_DEFAULT_PROFILE = default_profile()
+
+
+def _rejected(pod: PodInfo, n: int, message: str, plugins: frozenset[str], preemption: bool) -> Decision:
+    post = preemption_message(pod, n, unresolvable=n, resolvable=0) if preemption else ""
+    text = fit_error_message(n, {}, pre_filter_message=message, post_filter_message=post)
+    return Decision(node=None, feasible=0, message=text, unschedulable_plugins=plugins)
+
+
+def schedule_one(
+    pod: Mapping[str, Any],
+    table: NodeTable,
+    *,
+    rng: random.Random,
+    percentage_of_nodes_to_score: int = 0,
+    state: SchedulerState | None = None,
+    profile: Profile | None = None,
+    preemption: bool = True,
+) -> Decision:
+    """Pick a node for ``pod`` among ``table``'s nodes, as upstream's scheduling algorithm.
+
+    ``state`` carries the rotating search start between calls (a fresh state starts at the first node);
+    ``profile`` defaults to upstream's default profile; ``preemption`` adds ``DefaultPreemption``'s part of
+    the message when no node fits.
+    """
+    prof = _DEFAULT_PROFILE if profile is None else profile
+    cursor = SchedulerState() if state is None else state
+    all_rows = table.rows()
+    n = len(all_rows)
+    if n == 0:
+        return Decision(node=None, feasible=0, message=NO_NODES_AVAILABLE)
+    info = PodInfo.from_pod(pod)
+
+    active: list[FilterPlugin] = []
+    allowed: frozenset[str] | None = None
+    narrowing: list[str] = []
+    for plugin in prof.filters:
+        pre = plugin.pre_filter(info, table)
+        if pre.rejection is not None:
+            return _rejected(info, n, pre.rejection, frozenset({plugin.name}), preemption)
+        if pre.skip:
+            continue
+        active.append(plugin)
+        if pre.node_names is not None:
+            narrowing.append(plugin.name)
+            allowed = pre.node_names if allowed is None else allowed & pre.node_names
+            if not allowed:
+                if len(narrowing) == 1:
+                    why = f"node(s) didn't satisfy plugin {narrowing[0]}"
+                else:
+                    why = f"node(s) didn't satisfy plugin(s) [{' '.join(narrowing)}] simultaneously"
+                return _rejected(info, n, why, frozenset(narrowing), preemption)
+
+    if info.nominated_node:
+        row = table.index(info.nominated_node)
+        if row is not None:
+            verdicts = [p.filter(info, table).failed for p in active]
+            if not any(failed is not None and failed[row] for failed in verdicts):
+                return Decision(node=info.nominated_node, feasible=1, evaluated=1)
+
+    nodes = all_rows
+    filtered_out = 0
+    if allowed is not None:
+        keep = np.zeros(table.capacity, np.bool_)
+        for name in allowed:
+            found = table.index(name)
+            if found is not None:
+                keep[found] = True
+        nodes = all_rows[keep[all_rows]]
+        filtered_out = n - len(nodes)
+    m = len(nodes)
+    to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, m)
+    start = cursor.next_start_node_index % m if m else 0
+
+    # every plugin judges every row; which plugin failed a node is only worked out when a message needs it
+    results = [plugin.filter(info, table) for plugin in active]
+    failed_any: NDArray[np.bool_] | None = None
+    for result in results:
+        if result.failed is not None:
+            failed_any = (
+                result.failed.copy() if failed_any is None else np.logical_or(failed_any, result.failed)
+            )
+    if failed_any is None:
+        ok = np.ones(m, np.bool_)
+    elif nodes is all_rows and table.dense():
+        ok = ~failed_any[:m]
+    else:
+        ok = ~failed_any[nodes]
+    # positions, in search order (nodes rotated to start at ``start``), of the feasible nodes
+    if start:
+        feasible_at = np.concatenate((np.flatnonzero(ok[start:]), np.flatnonzero(ok[:start]) + (m - start)))
+    else:
+        feasible_at = np.flatnonzero(ok)
+    if len(feasible_at) > to_find:
+        # the search stops at the feasible node one too many: it gets no verdict, nor do those after it
+        cut = int(feasible_at[to_find])
+        feasible_at = feasible_at[:to_find]
+    else:
+        cut = m
+    evaluated = cut + filtered_out
+    cursor.next_start_node_index = (cursor.next_start_node_index + evaluated) % n
+
+    if len(feasible_at) == 0:
+        return _fit_error(info, n, active, results, nodes, filtered_out, preemption)
+    chosen = nodes[(feasible_at + start) % m] if start else nodes[feasible_at]
+    if len(chosen) == 1:
+        return Decision(node=table.name_at(int(chosen[0])), feasible=1, evaluated=evaluated)
+    total = np.zeros(len(chosen), np.int64)
+    for scorer, weight in prof.scores:
+        scores = scorer.score(info, table, chosen)
+        if scores is not None:
+            total += scores * weight
+    best = np.flatnonzero(total == total.max())
+    pick = int(best[0]) if len(best) == 1 else int(best[rng.randrange(len(best))])
+    return Decision(node=table.name_at(int(chosen[pick])), feasible=len(chosen), evaluated=evaluated)
+
+
+def _fit_error(
+    pod: PodInfo,
+    n: int,
+    active: list[FilterPlugin],
+    results: list[FilterResult],
+    nodes: NDArray[np.intp],
+    filtered_out: int,
+    preemption: bool,
+) -> Decision:
+    """The message when no node passed: every node got a verdict, from the first plugin rejecting it."""
+    reasons: dict[str, int] = {}
+    unresolvable = resolvable = 0
+    plugins: set[str] = set()
+    if filtered_out:
+        reasons[FILTERED_OUT_BY_PREFILTER] = filtered_out
+        unresolvable += filtered_out
+    remaining = nodes
+    for plugin, result in zip(active, results, strict=True):
+        if result.failed is None or not len(remaining):
+            continue
+        hit = result.failed[remaining]
+        mine = remaining[hit]
+        remaining = remaining[~hit]
+        if not len(mine):
+            continue
+        plugins.add(plugin.name)
+        codes = np.zeros(len(mine), np.intp) if result.code_of is None else result.code_of(mine)
+        values, counts = np.unique(codes, return_counts=True)
+        for code, count in zip(values.tolist(), counts.tolist(), strict=True):
+            for reason in result.reasons[code]:
+                reasons[reason] = reasons.get(reason, 0) + count
+        if plugin.unresolvable:
+            unresolvable += len(mine)
+        else:
+            resolvable += len(mine)
+    post = preemption_message(pod, n, unresolvable, resolvable) if preemption else ""
+    message = fit_error_message(n, reasons, post_filter_message=post)
+    return Decision(
+        node=None,
+        feasible=0,
+        evaluated=len(nodes) + filtered_out,
+        message=message,
+        unschedulable_plugins=frozenset(plugins),
+    )

@@ -1,0 +1,702 @@
+"""kube-scheduler's (v1.31) filter and score plugins, each vectorised over a ``NodeTable``.
+
+A filter takes the pod and answers, for every row of the table at once (free rows included, the caller
+ignores them), whether the node fails (``FilterResult.failed``, a few operations over contiguous columns, no
+per-node Python); which of its reasons applies is only worked out for the failing rows a message needs
+(``FilterResult.codes`` indexes ``FilterResult.reasons``). A score plugin takes the rows of the feasible
+nodes and answers a 0..100 score for each, already normalised as upstream's ``NormalizeScore`` does over the
+feasible nodes. Label and taint checks loop over requirements, tolerations and distinct taints, never over
+nodes. What each plugin emulates, with upstream's wording:
+
+* ``NodeUnschedulable``: ``spec.unschedulable`` nodes fail with "node(s) were unschedulable" unless the pod
+  tolerates the taint ``node.kubernetes.io/unschedulable:NoSchedule``.
+* ``NodeName``: a pod with ``spec.nodeName`` fits only that node: "node(s) didn't match the requested node
+  name".
+* ``TaintToleration``: the first ``NoSchedule``/``NoExecute`` taint (in the node's order) that no toleration
+  tolerates fails the node with "node(s) had untolerated taint {key: value}". Scores count the
+  ``PreferNoSchedule`` taints not tolerated by the pod's tolerations whose effect is empty or
+  ``PreferNoSchedule``, normalised reversed (fewer is better).
+* ``NodeAffinity``: ``spec.nodeSelector`` (every pair must match) and the required node affinity terms
+  (ORed; a term's ``matchExpressions`` and ``matchFields`` ANDed; empty terms ignored; a term with an
+  invalid requirement never matches) fail with "node(s) didn't match Pod's node affinity/selector". Its
+  PreFilter narrows the search to the names of ``matchFields: metadata.name In`` when every term has one, or
+  rejects the pod with "pod affinity terms conflict" when they do not intersect. Scores sum the weights of
+  the matching preferred terms, normalised so the best node gets 100.
+* ``NodeResourcesFit``: "Too many pods", "Insufficient cpu", "Insufficient memory", "Insufficient
+  ephemeral-storage" (all that apply, in that order; a resource the pod requests none of is not checked).
+  Scores use the non-zero requests with the ``LeastAllocated`` (default) or ``MostAllocated`` strategy,
+  cpu and memory weighing 1 each, integer arithmetic as upstream.
+* ``NodeResourcesBalancedAllocation``: ``(1 - std of the requested/allocatable fractions) * 100``,
+  truncated, over cpu and memory by default, using the plain requests; float64 arithmetic in upstream's
+  order, so results match to the unit.
+
+Every filter but ``NodeResourcesFit`` rejects as ``UnschedulableAndUnresolvable`` (preemption cannot help);
+``NodeResourcesFit`` as ``Unschedulable`` (v1.31; v1.34 made it unresolvable when the pod exceeds the node's
+allocatable outright).
+
+The default profile is upstream's default plugin set (``getDefaultPlugins``, less the queue-sort, gating
+and binding plugins), in its order and with its score weights (``DEFAULT_PLUGINS``, ``DEFAULT_WEIGHTS``);
+names not implemented here (``InterPodAffinity``, ``PodTopologySpread``, ``NodePorts``, the volume plugins,
+``ImageLocality``) are skipped, and ``default_profile(extra=...)`` slots an implementation in at its
+upstream position with its upstream weight.
+
+Deviations: preferred terms that do not parse are ignored (upstream fails the scheduling cycle); the
+``RequestedToCapacityRatio`` strategy, extended resources (in filters and scores) and
+``NodeAffinityArgs.addedAffinity`` are not supported; scores may name cpu, memory and ephemeral-storage.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from actors.scheduler.resources import Resources, non_zero_requests, pod_requests
+from actors.scheduler.table import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, NodeTable, parse_int64
+from kube import labels
+from kube.errors import SelectorError
+
+MAX_NODE_SCORE = 100
+UNSCHEDULABLE_TAINT_KEY = "node.kubernetes.io/unschedulable"
+OBJECT_NAME_FIELD = "metadata.name"
+
+ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
+ERR_REASON_NODE_NAME = "node(s) didn't match the requested node name"
+ERR_REASON_NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
+ERR_REASON_AFFINITY_CONFLICT = "pod affinity terms conflict"
+ERR_REASON_TOO_MANY_PODS = "Too many pods"
+ERR_REASON_CPU = "Insufficient cpu"
+ERR_REASON_MEMORY = "Insufficient memory"
+ERR_REASON_EPHEMERAL = "Insufficient ephemeral-storage"
+
+LEAST_ALLOCATED = "LeastAllocated"
+MOST_ALLOCATED = "MostAllocated"
+
+
+def untolerated_taint_reason(key: str, value: str) -> str:
+    """``TaintToleration``'s reason, as upstream formats it."""
+    return f"node(s) had untolerated taint {{{key}: {value}}}"
+
+
+# --- the pod, parsed once per scheduling cycle --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Toleration:
+    """A ``spec.tolerations`` entry; ``operator`` empty means ``Equal``."""
+
+    key: str = ""
+    operator: str = ""
+    value: str = ""
+    effect: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Toleration:
+        return cls(
+            key=str(raw.get("key") or ""),
+            operator=str(raw.get("operator") or ""),
+            value=str(raw.get("value") or ""),
+            effect=str(raw.get("effect") or ""),
+        )
+
+    def tolerates(self, key: str, value: str, effect: str) -> bool:
+        """upstream's ``Toleration.ToleratesTaint``: an empty effect matches every effect, an empty key with
+        ``Exists`` every taint."""
+        if self.effect and self.effect != effect:
+            return False
+        if self.key and self.key != key:
+            return False
+        if self.operator in ("", "Equal"):
+            return self.value == value
+        return self.operator == "Exists"
+
+
+def tolerated(tolerations: Sequence[Toleration], key: str, value: str, effect: str) -> bool:
+    """Whether any toleration tolerates the taint (``TolerationsTolerateTaint``)."""
+    return any(t.tolerates(key, value, effect) for t in tolerations)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LabelRequirement:
+    """A checked ``matchExpressions`` entry; ``bound`` is the integer of ``Gt``/``Lt``."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+    bound: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldRequirement:
+    """A checked ``matchFields`` entry: ``key`` equals (``In``) or differs from (``NotIn``) ``value``."""
+
+    key: str
+    equal: bool
+    value: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SelectorTerm:
+    """A ``NodeSelectorTerm``; ``valid`` is false when a requirement does not parse: it never matches."""
+
+    expressions: tuple[LabelRequirement, ...] = ()
+    fields: tuple[FieldRequirement, ...] = ()
+    valid: bool = True
+
+    def mask(self, table: NodeTable) -> NDArray[np.bool_]:
+        """Over all ``table.capacity`` rows, where the term matches."""
+        if not self.valid:
+            return np.zeros(table.capacity, np.bool_)
+        result = np.ones(table.capacity, np.bool_)
+        for req in self.expressions:
+            result &= _requirement_mask(table, req)
+        for field in self.fields:
+            result &= _field_mask(table, field)
+        return result
+
+
+_OPERATORS = {
+    "In": labels.Operator.IN,
+    "NotIn": labels.Operator.NOT_IN,
+    "Exists": labels.Operator.EXISTS,
+    "DoesNotExist": labels.Operator.DOES_NOT_EXIST,
+    "Gt": labels.Operator.GREATER_THAN,
+    "Lt": labels.Operator.LESS_THAN,
+}
+
+
+def compile_term(raw: Mapping[str, Any]) -> SelectorTerm | None:
+    """A ``NodeSelectorTerm`` checked as upstream's ``newNodeSelectorTerm``; ``None`` for an empty term."""
+    expressions: Sequence[Mapping[str, Any]] = raw.get("matchExpressions") or ()
+    fields: Sequence[Mapping[str, Any]] = raw.get("matchFields") or ()
+    if not expressions and not fields:
+        return None
+    reqs: list[LabelRequirement] = []
+    valid = True
+    for expr in expressions:
+        op = _OPERATORS.get(str(expr.get("operator") or ""))
+        key = str(expr.get("key") or "")
+        values = [str(v) for v in expr.get("values") or ()]
+        if op is None:
+            valid = False
+            continue
+        try:
+            labels.requirement(key, op, values)
+        except SelectorError:
+            valid = False
+            continue
+        bound = 0
+        if op in (labels.Operator.GREATER_THAN, labels.Operator.LESS_THAN):
+            bound = parse_int64(values[0]) or 0
+        reqs.append(
+            LabelRequirement(key=key, operator=str(expr.get("operator")), values=tuple(values), bound=bound)
+        )
+    field_reqs: list[FieldRequirement] = []
+    for expr in fields:
+        op_name = expr.get("operator")
+        values = [str(v) for v in expr.get("values") or ()]
+        if op_name not in ("In", "NotIn") or len(values) != 1:
+            valid = False
+            continue
+        field_reqs.append(
+            FieldRequirement(key=str(expr.get("key") or ""), equal=op_name == "In", value=values[0])
+        )
+    return SelectorTerm(expressions=tuple(reqs), fields=tuple(field_reqs), valid=valid)
+
+
+def _requirement_mask(table: NodeTable, req: LabelRequirement) -> NDArray[np.bool_]:
+    op = req.operator
+    if op == "In":
+        return table.label_in(req.key, req.values)
+    if op == "NotIn":
+        return ~table.label_in(req.key, req.values)
+    if op == "Exists":
+        return table.label_exists(req.key)
+    if op == "DoesNotExist":
+        return ~table.label_exists(req.key)
+    return table.label_compare(req.key, req.bound, greater=op == "Gt")
+
+
+def _field_mask(table: NodeTable, req: FieldRequirement) -> NDArray[np.bool_]:
+    if req.key != OBJECT_NAME_FIELD:  # a node has no other field: it reads as ""
+        return np.full(table.capacity, (req.value == "") == req.equal, np.bool_)
+    same = np.zeros(table.capacity, np.bool_)
+    row = table.index(req.value)
+    if row is not None:
+        same[row] = True
+    return same if req.equal else ~same
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PodInfo:
+    """What the plugins read of a pod, parsed once per cycle."""
+
+    name: str
+    namespace: str
+    requests: Resources
+    non_zero: Resources
+    node_name: str = ""
+    nominated_node: str = ""
+    tolerations: tuple[Toleration, ...] = ()
+    node_selector: Mapping[str, str] | None = None
+    required_terms: tuple[SelectorTerm, ...] | None = None
+    required_raw: tuple[Mapping[str, Any], ...] | None = None
+    preferred_terms: tuple[tuple[SelectorTerm, int], ...] | None = None
+    preempt_never: bool = False
+
+    @classmethod
+    def from_pod(cls, pod: Mapping[str, Any]) -> PodInfo:
+        meta: Mapping[str, Any] = pod.get("metadata") or {}
+        spec: Mapping[str, Any] = pod.get("spec") or {}
+        status: Mapping[str, Any] = pod.get("status") or {}
+        selector = spec.get("nodeSelector")
+        node_affinity: Mapping[str, Any] = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+        required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+        required_terms: tuple[SelectorTerm, ...] | None = None
+        required_raw: tuple[Mapping[str, Any], ...] | None = None
+        if required is not None:
+            required_raw = tuple(required.get("nodeSelectorTerms") or ())
+            required_terms = tuple(t for t in map(compile_term, required_raw) if t is not None)
+        preferred = node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution")
+        preferred_terms: tuple[tuple[SelectorTerm, int], ...] | None = None
+        if preferred is not None:
+            parsed: list[tuple[SelectorTerm, int]] = []
+            for entry in preferred:
+                weight = int(entry.get("weight") or 0)
+                term = compile_term(entry.get("preference") or {})
+                if weight and term is not None and term.valid:
+                    parsed.append((term, weight))
+            preferred_terms = tuple(parsed)
+        return cls(
+            name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or ""),
+            requests=pod_requests(pod),
+            non_zero=non_zero_requests(pod),
+            node_name=str(spec.get("nodeName") or ""),
+            nominated_node=str(status.get("nominatedNodeName") or ""),
+            tolerations=tuple(Toleration.from_dict(t) for t in spec.get("tolerations") or ()),
+            node_selector=None if selector is None else {str(k): str(v) for k, v in selector.items()},
+            required_terms=required_terms,
+            required_raw=required_raw,
+            preferred_terms=preferred_terms,
+            preempt_never=spec.get("preemptionPolicy") == "Never",
+        )
+
+
+# --- plugin interfaces -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreFilterResult:
+    """A PreFilter's answer: skip the plugin's filter, narrow the nodes to ``node_names``, or reject."""
+
+    skip: bool = False
+    node_names: frozenset[str] | None = None
+    rejection: str | None = None
+
+
+PASS = PreFilterResult()
+SKIP = PreFilterResult(skip=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FilterResult:
+    """A filter's verdict on every table row.
+
+    ``failed`` marks the rows the plugin rejects (``None``: none); ``code_of`` maps failing rows to indexes
+    into ``reasons``, each the reasons of that node's status (``None``: always the first).
+    """
+
+    failed: NDArray[np.bool_] | None = None
+    reasons: Sequence[tuple[str, ...]] = ()
+    code_of: Callable[[NDArray[np.intp]], NDArray[np.intp]] | None = None
+
+    def codes(self, rows: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Per row given: ``-1`` when the node passes, else its index into ``reasons``."""
+        out = np.full(len(rows), -1, np.intp)
+        if self.failed is None:
+            return out
+        hit = self.failed[rows]
+        if self.code_of is None:
+            out[hit] = 0
+        else:
+            out[hit] = self.code_of(rows[hit])
+        return out
+
+    def reasons_at(self, rows: Sequence[int]) -> list[tuple[str, ...]]:
+        """Per row given: its status' reasons, ``()`` when it passes."""
+        codes = self.codes(np.asarray(rows, np.intp))
+        return [() if c < 0 else tuple(self.reasons[c]) for c in codes.tolist()]
+
+
+class Plugin:
+    """A named plugin; a class implements ``FilterPlugin``, ``ScorePlugin`` or both."""
+
+    name: str = ""
+
+
+class FilterPlugin(Plugin, abc.ABC):
+    """A PreFilter + Filter plugin."""
+
+    unresolvable: bool = True
+    """Whether a rejection is ``UnschedulableAndUnresolvable`` (preemption cannot help)."""
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        return PASS
+
+    @abc.abstractmethod
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        """The verdict on every row of the table (``table.capacity`` of them)."""
+
+
+class ScorePlugin(Plugin, abc.ABC):
+    """A PreScore + Score + NormalizeScore plugin."""
+
+    @abc.abstractmethod
+    def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        """0..100 per row (normalised over these rows), or ``None`` when PreScore skips the plugin."""
+
+
+def _single(failed: NDArray[np.bool_], reason: str) -> FilterResult:
+    return FilterResult(failed=failed, reasons=((reason,),))
+
+
+def default_normalize(scores: NDArray[np.int64], reverse: bool) -> NDArray[np.int64]:
+    """upstream's ``helper.DefaultNormalizeScore`` (integer division by the maximum)."""
+    top = int(scores.max()) if len(scores) else 0
+    if top == 0:
+        if reverse:
+            return np.full(len(scores), MAX_NODE_SCORE, np.int64)
+        return scores
+    normalised = MAX_NODE_SCORE * scores // top
+    return MAX_NODE_SCORE - normalised if reverse else normalised
+
+
+# --- filters -----------------------------------------------------------------------------------------------
+
+
+class NodeUnschedulable(FilterPlugin):
+    name = "NodeUnschedulable"
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        if tolerated(pod.tolerations, UNSCHEDULABLE_TAINT_KEY, "", NO_SCHEDULE):
+            return SKIP
+        return PASS
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        return _single(table.unschedulable, ERR_REASON_UNSCHEDULABLE)
+
+
+class NodeName(FilterPlugin):
+    name = "NodeName"
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        return PASS if pod.node_name else SKIP
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        failed = np.ones(table.capacity, np.bool_)
+        target = table.index(pod.node_name)
+        if target is not None:
+            failed[target] = False
+        return _single(failed, ERR_REASON_NODE_NAME)
+
+
+class TaintToleration(FilterPlugin, ScorePlugin):
+    name = "TaintToleration"
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        return PASS if table.taint_keys else SKIP
+
+    def _untolerated(
+        self, table: NodeTable, tolerations: Sequence[Toleration], effects: set[str]
+    ) -> NDArray[np.bool_]:
+        """Per taint id + 1 (0 = no taint): an effect in ``effects`` that no toleration tolerates."""
+        bad = np.zeros(len(table.taint_keys) + 1, np.bool_)
+        for i, (key, value, effect) in enumerate(
+            zip(table.taint_keys, table.taint_values, table.taint_effects, strict=True)
+        ):
+            if effect in effects and not tolerated(tolerations, key, value, effect):
+                bad[i + 1] = True
+        return bad
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        bad = self._untolerated(table, pod.tolerations, {NO_SCHEDULE, NO_EXECUTE})
+        if not bad.any():
+            return FilterResult()
+        slots = table.taint_slots
+        failed: NDArray[np.bool_] = np.any(bad[slots], axis=1)
+
+        def first_untolerated(rows: NDArray[np.intp]) -> NDArray[np.intp]:
+            mine = slots[rows]
+            first = bad[mine].argmax(axis=1)
+            ids: NDArray[np.intp] = mine[np.arange(len(rows)), first].astype(np.intp) - 1
+            return ids
+
+        pairs = zip(table.taint_keys, table.taint_values, strict=True)
+        reasons = [(untolerated_taint_reason(k, v),) for k, v in pairs]
+        return FilterResult(failed=failed, reasons=reasons, code_of=first_untolerated)
+
+    def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        prefer = [t for t in pod.tolerations if t.effect in ("", PREFER_NO_SCHEDULE)]
+        bad = self._untolerated(table, prefer, {PREFER_NO_SCHEDULE})
+        if not bad.any():
+            counts = np.zeros(len(rows), np.int64)
+        else:
+            counts = bad[table.taint_slots[rows]].sum(axis=1, dtype=np.int64)
+        return default_normalize(counts, reverse=True)
+
+
+class NodeAffinity(FilterPlugin, ScorePlugin):
+    name = "NodeAffinity"
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        if pod.required_raw is None and pod.node_selector is None:
+            return SKIP
+        if not pod.required_raw:
+            return PASS
+        names: set[str] = set()
+        for term in pod.required_raw:
+            term_names: set[str] | None = None
+            for field in term.get("matchFields") or ():
+                if field.get("key") == OBJECT_NAME_FIELD and field.get("operator") == "In":
+                    values = {str(v) for v in field.get("values") or ()}
+                    term_names = values if term_names is None else term_names & values
+            if term_names is None:
+                return PASS  # a term without a name constraint lets every node through
+            names |= term_names
+        if not names:
+            return PreFilterResult(rejection=ERR_REASON_AFFINITY_CONFLICT)
+        return PreFilterResult(node_names=frozenset(names))
+
+    def required_mask(self, pod: PodInfo, table: NodeTable) -> NDArray[np.bool_]:
+        """Over all ``table.capacity`` rows: nodes matching the nodeSelector and the required terms."""
+        mask = np.ones(table.capacity, np.bool_)
+        for key, value in (pod.node_selector or {}).items():
+            mask &= table.label_equals(key, value)
+        if pod.required_terms is not None:
+            anyterm = np.zeros(table.capacity, np.bool_)
+            for term in pod.required_terms:
+                anyterm |= term.mask(table)
+            mask &= anyterm
+        return mask
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        return _single(~self.required_mask(pod, table), ERR_REASON_NODE_AFFINITY)
+
+    def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        if pod.preferred_terms is None:
+            return None
+        raw = np.zeros(len(rows), np.int64)
+        for term, weight in pod.preferred_terms:
+            raw += np.where(term.mask(table)[rows], weight, 0)
+        return default_normalize(raw, reverse=False)
+
+
+_FIT_REASONS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(
+        reason
+        for bit, reason in enumerate(
+            (ERR_REASON_TOO_MANY_PODS, ERR_REASON_CPU, ERR_REASON_MEMORY, ERR_REASON_EPHEMERAL)
+        )
+        if code & (1 << bit)
+    )
+    for code in range(16)
+)
+
+
+def _allocated(
+    table: NodeTable, rows: NDArray[np.intp], resource: str, pod_amount: int, use_requested: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(allocatable, requested including the pod) per row, as ``calculateResourceAllocatableRequest``."""
+    if resource == "cpu":
+        alloc, used = table.alloc_cpu, table.req_cpu if use_requested else table.nz_cpu
+    elif resource == "memory":
+        alloc, used = table.alloc_memory, table.req_memory if use_requested else table.nz_memory
+    elif resource == "ephemeral-storage":
+        alloc, used = table.alloc_ephemeral, table.req_ephemeral
+    else:
+        raise ValueError(f"resource {resource!r} is not scored here")
+    return alloc[rows], used[rows] + pod_amount
+
+
+def _check_resources(names: Sequence[str]) -> None:
+    for name in names:
+        if name not in _SCORED:
+            raise ValueError(f"resource {name!r} is not scored here (only {', '.join(_SCORED)})")
+
+
+_SCORED = ("cpu", "memory", "ephemeral-storage")
+
+
+def _pod_amount(resources: Resources, resource: str) -> int:
+    return {
+        "cpu": resources.milli_cpu,
+        "memory": resources.memory,
+        "ephemeral-storage": resources.ephemeral_storage,
+    }[resource]
+
+
+class NodeResourcesFit(FilterPlugin, ScorePlugin):
+    name = "NodeResourcesFit"
+    unresolvable = False
+
+    def __init__(
+        self,
+        strategy: str = LEAST_ALLOCATED,
+        resources: Sequence[tuple[str, int]] = (("cpu", 1), ("memory", 1)),
+    ) -> None:
+        if strategy not in (LEAST_ALLOCATED, MOST_ALLOCATED):
+            raise ValueError(f"scoring strategy {strategy!r} is not supported")
+        _check_resources([name for name, _ in resources])
+        self.strategy = strategy
+        self.resources = tuple(resources)
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        r = pod.requests
+        checks = [
+            (bit, want, alloc, used)
+            for bit, want, alloc, used in (
+                (2, r.milli_cpu, table.alloc_cpu, table.req_cpu),
+                (4, r.memory, table.alloc_memory, table.req_memory),
+                (8, r.ephemeral_storage, table.alloc_ephemeral, table.req_ephemeral),
+            )
+            if want > 0
+        ]
+        failed = table.req_pods >= table.alloc_pods  # one more pod would exceed allocatable pods
+        for _, want, alloc, used in checks:
+            failed |= alloc - used < want
+
+        def insufficient(rows: NDArray[np.intp]) -> NDArray[np.intp]:
+            codes = (table.req_pods[rows] >= table.alloc_pods[rows]).astype(np.intp)
+            for bit, want, alloc, used in checks:
+                codes |= (alloc[rows] - used[rows] < want).astype(np.intp) * bit
+            return codes
+
+        return FilterResult(failed=failed, reasons=_FIT_REASONS, code_of=insufficient)
+
+    def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        total = np.zeros(len(rows), np.int64)
+        weights = np.zeros(len(rows), np.int64)
+        for resource, weight in self.resources:
+            alloc, requested = _allocated(table, rows, resource, _pod_amount(pod.non_zero, resource), False)
+            present = alloc != 0
+            safe = np.where(present, alloc, 1)
+            if self.strategy == LEAST_ALLOCATED:
+                part = np.where(requested > alloc, 0, (alloc - requested) * MAX_NODE_SCORE // safe)
+            else:
+                part = np.minimum(requested, alloc) * MAX_NODE_SCORE // safe
+            total += np.where(present, part * weight, 0)
+            weights += np.where(present, weight, 0)
+        result: NDArray[np.int64] = np.where(weights > 0, total // np.maximum(weights, 1), 0)
+        return result
+
+
+class NodeResourcesBalancedAllocation(ScorePlugin):
+    name = "NodeResourcesBalancedAllocation"
+
+    def __init__(self, resources: Sequence[str] = ("cpu", "memory")) -> None:
+        _check_resources(resources)
+        self.resources = tuple(resources)
+
+    def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        fractions: list[NDArray[np.float64]] = []
+        present: list[NDArray[np.bool_]] = []
+        for resource in self.resources:
+            alloc, requested = _allocated(table, rows, resource, _pod_amount(pod.requests, resource), True)
+            has = alloc != 0
+            frac = requested.astype(np.float64) / np.where(has, alloc, 1).astype(np.float64)
+            fractions.append(np.minimum(frac, 1.0))
+            present.append(has)
+        # upstream walks the present fractions in order; the same additions in the same order, per column
+        count = np.zeros(len(rows), np.int64)
+        first = np.zeros(len(rows), np.float64)
+        second = np.zeros(len(rows), np.float64)
+        total = np.zeros(len(rows), np.float64)
+        for frac, has in zip(fractions, present, strict=True):
+            first = np.where(has & (count == 0), frac, first)
+            second = np.where(has & (count == 1), frac, second)
+            total = total + np.where(has, frac, 0.0)
+            count += has
+        std = np.where(count == 2, np.abs((first - second) / 2), 0.0)
+        many = count > 2
+        if many.any():
+            mean = total / np.maximum(count, 1)
+            squares = np.zeros(len(rows), np.float64)
+            for frac, has in zip(fractions, present, strict=True):
+                squares = squares + np.where(has, (frac - mean) * (frac - mean), 0.0)
+            std = np.where(many, np.sqrt(squares / np.maximum(count, 1)), std)
+        result: NDArray[np.int64] = ((1 - std) * float(MAX_NODE_SCORE)).astype(np.int64)
+        return result
+
+
+# --- profiles ----------------------------------------------------------------------------------------------
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "NodeUnschedulable",
+    "NodeName",
+    "TaintToleration",
+    "NodeAffinity",
+    "NodePorts",
+    "NodeResourcesFit",
+    "VolumeRestrictions",
+    "NodeVolumeLimits",
+    "VolumeBinding",
+    "VolumeZone",
+    "PodTopologySpread",
+    "InterPodAffinity",
+    "DefaultPreemption",
+    "NodeResourcesBalancedAllocation",
+    "ImageLocality",
+)
+"""upstream's default profile (``getDefaultPlugins``), in order; filters and scores run in this order."""
+
+DEFAULT_WEIGHTS: Mapping[str, int] = {
+    "TaintToleration": 3,
+    "NodeAffinity": 2,
+    "NodeResourcesFit": 1,
+    "PodTopologySpread": 2,
+    "InterPodAffinity": 2,
+    "NodeResourcesBalancedAllocation": 1,
+    "ImageLocality": 1,
+}
+"""The score weights of the default profile."""
+
+IMPLEMENTED: Mapping[str, type[Plugin]] = {
+    "NodeUnschedulable": NodeUnschedulable,
+    "NodeName": NodeName,
+    "TaintToleration": TaintToleration,
+    "NodeAffinity": NodeAffinity,
+    "NodeResourcesFit": NodeResourcesFit,
+    "NodeResourcesBalancedAllocation": NodeResourcesBalancedAllocation,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Profile:
+    """The plugins of a scheduling profile: filters in order, scores with their weights."""
+
+    filters: tuple[FilterPlugin, ...]
+    scores: tuple[tuple[ScorePlugin, int], ...]
+
+
+def default_profile(
+    *, scoring_strategy: str = LEAST_ALLOCATED, extra: Mapping[str, Plugin] | None = None
+) -> Profile:
+    """upstream's default profile with the plugins implemented here (and those of ``extra``, by name)."""
+    plugins: dict[str, Plugin] = {}
+    for name in DEFAULT_PLUGINS:
+        if extra and name in extra:
+            plugins[name] = extra[name]
+        elif name == "NodeResourcesFit":
+            plugins[name] = NodeResourcesFit(scoring_strategy)
+        elif name in IMPLEMENTED:
+            plugins[name] = IMPLEMENTED[name]()
+    filters = tuple(p for p in plugins.values() if isinstance(p, FilterPlugin))
+    scores = tuple(
+        (p, DEFAULT_WEIGHTS.get(name, 1)) for name, p in plugins.items() if isinstance(p, ScorePlugin)
+    )
+    return Profile(filters=filters, scores=scores)

@@ -1,0 +1,325 @@
+"""``Scheduler``: the kube-scheduler actor (``scheduler``), around the pure core of this package.
+
+As upstream's kube-scheduler, with the default profile:
+
+- leader election through the Lease ``kube-system/kube-scheduler`` (15 s lease, renewed every 2 s, given
+  up after 10 s without a renewal, as upstream's defaults): only the holder schedules, so two replicas
+  never both bind. A replica that loses the lease crashes, as upstream's process exits, and its restart
+  campaigns again from a fresh cache;
+- informers over Nodes and Pods (list, then watch from the list's version; a closed watch re-lists): nodes
+  and bound pods fill the ``NodeTable``; pending pods of this scheduler (``spec.schedulerName``, default
+  ``default-scheduler``) fill the ``SchedulingQueue``;
+- each cycle pops one pod, runs ``core.schedule_one`` (filters, scores, a seeded pick), *assumes* the pod on
+  the chosen node (its requests count at once) and binds it through ``pods/binding`` in the background, so
+  the next cycle does not wait for the store. A refused binding forgets the assumption and puts the pod in
+  back-off; no node fitting records ``FailedScheduling`` (upstream's words, e.g. ``0/3 nodes are
+  available: 3 Insufficient cpu.``), sets ``PodScheduled=False`` with reason ``Unschedulable``, and parks
+  the pod until a node or pod changes;
+- a bound pod gets the ``Scheduled`` event: ``Successfully assigned default/web to node-1``.
+
+Decisions come from the actor's seeded generator: a replay with the same seed and the same events places
+pods the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from actors.apiserver import status
+from actors.apiserver.events import NORMAL, WARNING, EventRecorder
+from actors.runtime import errors as runtime_errors
+from actors.runtime.actor import Actor
+from actors.runtime.clock import Timer
+from actors.scheduler import core
+from actors.scheduler.queue import SchedulingQueue, pod_key
+from actors.scheduler.table import NodeTable
+from kube import meta
+
+log = logging.getLogger("kubemu.scheduler")
+
+LEASE_NAMESPACE = "kube-system"
+LEASE_NAME = "kube-scheduler"
+LEASE_DURATION = 15.0
+RENEW_DEADLINE = 10.0
+RETRY_PERIOD = 2.0
+MAX_BINDING = 512  # bindings in flight at once
+_RETRYABLE = (runtime_errors.ActorError, status.ApiError)
+
+
+class LostLeadership(Exception):
+    """The lease could not be renewed within the renew deadline: stop scheduling (the actor restarts)."""
+
+
+class Scheduler(Actor):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        apiserver: str = "apiserver-0",
+        scheduler_name: str = "default-scheduler",
+        percentage_of_nodes_to_score: int = 0,
+        leader_elect: bool = True,
+    ) -> None:
+        self.apiserver = apiserver
+        self.scheduler_name = scheduler_name
+        self.percentage = percentage_of_nodes_to_score
+        self.leader_elect = leader_elect
+        self.table = NodeTable()
+        self.queue = SchedulingQueue()
+        self.state = core.SchedulerState()
+        self.leading = False
+        self._watches: dict[str, int | None] = {"nodes": None, "pods": None}
+        self._wake = asyncio.Event()
+        self._timer: Timer | None = None
+        self._binding = asyncio.Semaphore(MAX_BINDING)
+        self.counters = {"scheduled": 0, "unschedulable": 0, "binding_failures": 0, "attempts": 0}
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "leading": self.leading,
+            "identity": getattr(self, "identity", ""),
+            "nodes": len(self.table),
+            "queue": self.queue.counts(),
+            **self.counters,
+        }
+
+    async def run(self) -> None:
+        self.identity = f"{self.name}_{meta.new_uid(self.rng)}"
+        api = self.ref(self.apiserver)
+        self.events = EventRecorder(apiserver=api, component=self.scheduler_name, clock=self.clock)
+        if self.leader_elect:
+            await self._campaign(api)
+            self.start_task(self._keep_leading(api), name="leader-election")
+        self.leading = True
+        log.info("%s: leading as %s", self.name, self.identity)
+        while True:
+            for resource in ("nodes", "pods"):
+                if self._watches[resource] is None:
+                    await self._list_and_watch(api, resource)
+            pod = self.queue.pop(self.clock.now())
+            if pod is None:
+                await self._idle()
+                continue
+            await self._schedule(api, pod)
+            await asyncio.sleep(0)  # let watch events and bindings in between cycles
+
+    # -- informers -----------------------------------------------------------------------------------------
+
+    def on_nodes(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if watch_id != self._watches["nodes"]:
+            return
+        if not events:
+            self._watches["nodes"] = None
+        for kind, node in events:
+            self._node_event(kind, node)
+        if events:
+            self.queue.move_all(self.clock.now())
+        self._wake.set()
+
+    def on_pods(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if watch_id != self._watches["pods"]:
+            return
+        if not events:
+            self._watches["pods"] = None
+        freed = False
+        for kind, pod in events:
+            freed |= self._pod_event(kind, pod)
+        if freed:
+            self.queue.move_all(self.clock.now())
+        self._wake.set()
+
+    async def _list_and_watch(self, api: Any, resource: str) -> None:
+        listed = await api.call("list_objects", resource, None)
+        if resource == "nodes":
+            known = set(self.table.names())
+            current = {n["metadata"]["name"] for n in listed["items"]}
+            for name in known - current:
+                self.table.remove_node(name)
+            for node in listed["items"]:
+                self._node_event("ADDED", node)
+        else:
+            for pod in listed["items"]:
+                self._pod_event("ADDED", pod)
+        self._watches[resource] = await api.call(
+            "watch",
+            resource,
+            None,
+            watcher=self.name,
+            method=f"on_{resource}",
+            resource_version=listed["metadata"]["resourceVersion"],
+        )
+
+    def _node_event(self, kind: str, node: dict[str, Any]) -> None:
+        if kind == "DELETED":
+            self.table.remove_node(node["metadata"]["name"])
+        else:
+            self.table.upsert_node(node)
+
+    def _pod_event(self, kind: str, pod: dict[str, Any]) -> bool:
+        """Apply one pod change; True when it frees room (a pod gone from a node)."""
+        spec = pod.get("spec") or {}
+        node = spec.get("nodeName")
+        finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        if kind == "DELETED" or finished:
+            self.queue.delete(pod_key(pod))
+            return self.table.remove_pod(pod)
+        if node:
+            self.queue.delete(pod_key(pod))
+            self.table.add_pod(pod, node)
+            return False
+        ours = (spec.get("schedulerName") or "default-scheduler") == self.scheduler_name
+        if ours and not pod["metadata"].get("deletionTimestamp") and not self.table.is_assumed(pod):
+            self.queue.add(pod, self.clock.now())
+        return False
+
+    async def _idle(self) -> None:
+        """Wait for a watch event, a binding's outcome, or the queue's next back-off expiry."""
+        self._wake.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        wakeup = self.queue.next_wakeup()
+        if wakeup is not None:
+            self._timer = self.clock.call_at(wakeup, self._wake.set)
+        await self._wake.wait()
+
+    # -- scheduling ----------------------------------------------------------------------------------------
+
+    async def _schedule(self, api: Any, pod: dict[str, Any]) -> None:
+        self.counters["attempts"] += 1
+        now = self.clock.now()
+        decision = core.schedule_one(
+            pod, self.table, rng=self.rng, percentage_of_nodes_to_score=self.percentage, state=self.state
+        )
+        if decision.node is None:
+            self.counters["unschedulable"] += 1
+            self.queue.failed(pod, now, unschedulable=True)
+            await self._unschedulable(api, pod, decision.message or "no nodes available")
+            return
+        self.table.assume(pod, decision.node)
+        await self._binding.acquire()
+        self.start_task(self._bind(api, pod, decision.node), name="bind")
+
+    async def _bind(self, api: Any, pod: dict[str, Any], node: str) -> None:
+        md = pod["metadata"]
+        try:
+            await api.call("bind", md["namespace"], md["name"], node)
+        except _RETRYABLE as error:
+            self.counters["binding_failures"] += 1
+            self.table.forget(pod)
+            self.queue.failed(pod, self.clock.now(), unschedulable=False)
+            message = f"Binding rejected: {error}"
+            log.info("%s: %s/%s: %s", self.name, md["namespace"], md["name"], message)
+            await self._record(pod, WARNING, "FailedScheduling", message)
+        else:
+            self.counters["scheduled"] += 1
+            self.queue.done(pod)
+            await self._record(
+                pod, NORMAL, "Scheduled", f"Successfully assigned {md['namespace']}/{md['name']} to {node}"
+            )
+        finally:
+            self._binding.release()
+            self._wake.set()
+
+    async def _unschedulable(self, api: Any, pod: dict[str, Any], message: str) -> None:
+        md = pod["metadata"]
+        await self._record(pod, WARNING, "FailedScheduling", message)
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "lastProbeTime": None,
+            "lastTransitionTime": meta.now_rfc3339(self.clock.now()),
+            "reason": "Unschedulable",
+            "message": message,
+        }
+        current = [
+            c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"
+        ]
+        if current and all(current[0].get(k) == condition[k] for k in ("status", "reason", "message")):
+            return
+        try:
+            await api.call(
+                "patch",
+                "pods",
+                md["namespace"],
+                md["name"],
+                "application/strategic-merge-patch+json",
+                {"status": {"conditions": [condition]}},
+                subresource="status",
+            )
+        except _RETRYABLE as error:
+            log.info("%s: condition of %s/%s not written: %s", self.name, md["namespace"], md["name"], error)
+
+    async def _record(self, pod: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        try:
+            await self.events.event(pod, kind, reason, message)
+        except _RETRYABLE as error:
+            log.info("%s: event %s not recorded: %s", self.name, reason, error)
+
+    # -- leader election -----------------------------------------------------------------------------------
+
+    async def _campaign(self, api: Any) -> None:
+        while not await self._try_lead(api):
+            await self.sleep(RETRY_PERIOD)
+
+    async def _keep_leading(self, api: Any) -> None:
+        renewed = self.clock.now()
+        while True:
+            await self.sleep(RETRY_PERIOD)
+            try:
+                if await self._try_lead(api):
+                    renewed = self.clock.now()
+                    continue
+            except _RETRYABLE as error:
+                log.info("%s: lease not renewed: %s", self.name, error)
+            if self.clock.now() - renewed > RENEW_DEADLINE:
+                self.leading = False
+                raise LostLeadership(f"{self.identity}: failed to renew lease {LEASE_NAMESPACE}/{LEASE_NAME}")
+
+    async def _try_lead(self, api: Any) -> bool:
+        """Acquire or renew the lease (upstream's ``tryAcquireOrRenew``); False while another holds it."""
+        now = self.clock.now()
+        stamp = meta.now_rfc3339_micro(now)
+        try:
+            lease = await api.call("get", "leases", LEASE_NAMESPACE, LEASE_NAME)
+        except status.ApiError as error:
+            if error.reason != "NotFound":
+                raise
+            fresh = {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": int(LEASE_DURATION),
+                "acquireTime": stamp,
+                "renewTime": stamp,
+                "leaseTransitions": 0,
+            }
+            body = {"metadata": {"name": LEASE_NAME, "namespace": LEASE_NAMESPACE}, "spec": fresh}
+            try:
+                await api.call("create", "leases", LEASE_NAMESPACE, body)
+            except status.ApiError as lost:
+                if lost.reason == "AlreadyExists":
+                    return False
+                raise
+            return True
+        spec: dict[str, Any] = dict(lease.get("spec") or {})
+        holder = spec.get("holderIdentity")
+        if holder != self.identity:
+            renew = spec.get("renewTime")
+            duration = float(spec.get("leaseDurationSeconds") or LEASE_DURATION)
+            if holder and renew and meta.parse_rfc3339(renew) + duration > now:
+                return False  # held, and not expired
+            spec.update(
+                holderIdentity=self.identity,
+                acquireTime=stamp,
+                leaseTransitions=int(spec.get("leaseTransitions") or 0) + 1,
+            )
+        spec.update(renewTime=stamp, leaseDurationSeconds=int(LEASE_DURATION))
+        try:
+            await api.call("update", "leases", LEASE_NAMESPACE, {**lease, "spec": spec})
+        except status.ApiError as error:
+            if error.reason == "Conflict":
+                return False
+            raise
+        return True
