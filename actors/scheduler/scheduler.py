@@ -45,6 +45,7 @@ LEASE_DURATION = 15.0
 RENEW_DEADLINE = 10.0
 RETRY_PERIOD = 2.0
 MAX_BINDING = 512  # bindings in flight at once
+CYCLES_PER_TURN = 64
 _RETRYABLE = (runtime_errors.ActorError, status.ApiError)
 
 
@@ -99,12 +100,15 @@ class Scheduler(Actor):
             for resource in ("nodes", "pods"):
                 if self._watches[resource] is None:
                     await self._list_and_watch(api, resource)
-            pod = self.queue.pop(self.clock.now())
-            if pod is None:
+            # A few cycles per loop turn: their bindings then reach the store as one Raft entry.
+            cycles = 0
+            while cycles < CYCLES_PER_TURN and (pod := self.queue.pop(self.clock.now())) is not None:
+                await self._schedule(api, pod)
+                cycles += 1
+            if cycles == 0:
                 await self._idle()
-                continue
-            await self._schedule(api, pod)
-            await asyncio.sleep(0)  # let watch events and bindings in between cycles
+            else:
+                await asyncio.sleep(0)  # let watch events and bindings in between
 
     # -- informers -----------------------------------------------------------------------------------------
 
