@@ -30,6 +30,7 @@ from chaos import apiserver_demo, runtime_demo, store_demo
 BENCHMARKS = {
     "actor-messaging": "benchmarks.actor_messaging",
     "apiserver": "benchmarks.apiserver",
+    "density": "benchmarks.density",
     "scheduler": "benchmarks.scheduler",
     "store": "benchmarks.store",
 }
