@@ -110,6 +110,7 @@ class ApiServer(Actor):
         node_port_range: str = allocators.DEFAULT_NODE_PORT_RANGE,
         watch_cache_capacity: int = 10_000,
         bookmark_interval: float = 60.0,
+        compaction_interval: float = 300.0,
         pki_dir: str | None = None,
         token_file: str | None = None,
     ) -> None:
@@ -124,6 +125,8 @@ class ApiServer(Actor):
         self.node_port_range = node_port_range
         self.watch_cache_capacity = watch_cache_capacity
         self.bookmark_interval = bookmark_interval
+        self.compaction_interval = compaction_interval  # cluster seconds; 0 turns compaction off
+        self._compact_next = 0  # the revision the next compaction goes to
         self.pki_dir = pki_dir
         self.token_file = token_file
         self.security: Security | None = None
@@ -265,15 +268,31 @@ class ApiServer(Actor):
             self.http.abort()
 
     async def run(self) -> None:
-        """Keep the store watches alive and finish namespaces being deleted."""
+        """Keep the store watches alive, finish namespaces being deleted, compact the store."""
+        next_compaction = self.clock.now() + self.compaction_interval
         while True:
             await self.sleep(_WATCH_CHECK * self.clock.time_scale)
             try:
                 await self.client.follow_leader()
                 await self._check_watches()
                 await self._finalize_namespaces()
+                if self.compaction_interval and self.clock.now() >= next_compaction:
+                    next_compaction = self.clock.now() + self.compaction_interval
+                    await self._compact()
             except (StoreUnavailable, runtime_errors.ActorError, status.ApiError) as error:
                 log.info("%s: housekeeping postponed: %s", self.name, error)
+
+    async def _compact(self) -> None:
+        """Upstream's compactor (``--etcd-compaction-interval``, 5 minutes): compact the store at the
+        revision seen one interval ago, so the last interval's history stays for watchers that resume."""
+        current = int((await self.client.status())["revision"])
+        if self._compact_next:
+            try:
+                await self.client.compact(self._compact_next)
+                log.info("%s: compacted the store at revision %d", self.name, self._compact_next)
+            except store_errors.StoreError as error:  # compacted already (by another apiserver)
+                log.info("%s: compaction at %d skipped: %s", self.name, self._compact_next, error)
+        self._compact_next = current
 
     # -- the store watches ---------------------------------------------------------------------------------
 

@@ -298,3 +298,37 @@ async def test_a_binding_to_a_missing_node_or_without_a_target_is_refused(cluste
     code, body = await request(cluster, "POST", "/api/v1/namespaces/default/pods/p/binding", {"target": {}})
     assert (code, body["reason"]) == (422, "Invalid")
     assert not (await cluster.apiserver.call("get", "pods", "default", "p"))["spec"].get("nodeName")
+
+
+async def test_the_store_is_compacted_one_interval_behind(tmp_path: Any) -> None:
+    """As kube-apiserver's compactor: every interval, the store is compacted at the revision the previous
+    interval saw, so old versions go and the last interval's history stays."""
+    from consensus.mvcc import errors as store_errors
+    from consensus.mvcc import types
+    from tests.actors.apiserver.conftest import start_cluster
+
+    system, cluster = await start_cluster(tmp_path, time_scale=10.0, compaction_interval=5.0)
+    try:
+        cm = {"metadata": {"name": "c"}, "data": {"v": "0"}}
+        current = await cluster.apiserver.call("create", "configmaps", "default", cm)
+        old = int(current["metadata"]["resourceVersion"])
+        for i in range(1, 4):
+            current = await cluster.apiserver.call(
+                "update", "configmaps", "default", {**current, "data": {"v": str(i)}}
+            )
+        member = system.ref("store-0")
+        key = b"/registry/configmaps/default/c"
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            try:
+                await member.call("range", types.RangeRequest(key=key, revision=old))
+            except store_errors.Compacted:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "never compacted"
+            await asyncio.sleep(0.1)
+        latest = await member.call("range", types.RangeRequest(key=key))
+        assert latest.kvs and latest.kvs[0].mod_revision == int(current["metadata"]["resourceVersion"])
+        got = await cluster.apiserver.call("get", "configmaps", "default", "c")
+        assert got["data"] == {"v": "3"}
+    finally:
+        await system.shutdown()
