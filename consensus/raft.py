@@ -311,6 +311,9 @@ class RaftMember:
         acknowledge one more append meanwhile: a killed member must not)."""
         self.freeze(True)
         self._node.destroy()
+        thread = getattr(self._node, "_SyncObj__thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2.0)  # it stops at its next tick: then its files are closed
 
     # -- guards, called on PySyncObj's thread ------------------------------------------------------------
 
