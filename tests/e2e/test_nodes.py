@@ -147,3 +147,33 @@ def test_kubectl_run_schedules_a_pod_that_runs_and_one_too_big_waits(with_nodes:
     assert "0/2 nodes are available: 2 Insufficient cpu." in eventually(failed, what="FailedScheduling")
     assert "Pending" in kubectl.ok("get", "pod", "huge")
     kubectl.ok("delete", "pod", "web", "huge", "--wait=false")
+
+
+def test_cordon_and_drain_move_work_off_a_node(with_nodes: Cluster) -> None:
+    kubectl = with_nodes.kubectl
+    kubectl.ok(
+        "run", "pinned", "--image=nginx:1.25", "--overrides", json.dumps({"spec": {"nodeName": "node-0"}})
+    )
+    eventually(
+        lambda: True if kubectl.json("get", "pod", "pinned")["status"].get("phase") == "Running" else None,
+        what="pinned Running",
+    )
+    assert kubectl.ok("cordon", "node-0").strip() == "node/node-0 cordoned"
+    assert "SchedulingDisabled" in kubectl.ok("get", "node", "node-0")
+    try:
+        drained = kubectl.ok("drain", "node-0", "--force", "--ignore-daemonsets")
+        assert "pod/pinned evicted" in drained
+        eventually(
+            lambda: True if kubectl.run("get", "pod", "pinned").returncode != 0 else None, what="pinned gone"
+        )
+        kubectl.ok("run", "elsewhere", "--image=nginx:1.25")
+        pod = eventually(
+            lambda: (lambda p: p if p["spec"].get("nodeName") else None)(
+                kubectl.json("get", "pod", "elsewhere")
+            ),
+            what="elsewhere scheduled",
+        )
+        assert pod["spec"]["nodeName"] == "node-1"  # the cordoned node takes nothing new
+    finally:
+        kubectl.ok("uncordon", "node-0")
+        kubectl.run("delete", "pod", "elsewhere", "--wait=false")
