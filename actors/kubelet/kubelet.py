@@ -76,6 +76,7 @@ class Kubelet(Actor):
         self.cni = cni.Bridge()
         self._pods: dict[str, _Pod] = {}  # by uid
         self._pod_watch: int | None = None
+        self._node_watch: int | None = None  # the kubelet's informer on its own Node
         self._wake = asyncio.Event()
         self._timer: Timer | None = None
 
@@ -289,17 +290,48 @@ class Kubelet(Actor):
             self._lease = await api.call("update", "leases", node.LEASE_NAMESPACE, renewed)
         self.counters["lease_renewals"] += 1
 
-    async def _sync_status(self) -> None:
-        """Upstream's ``tryUpdateNodeStatus``: read the Node, write the status if it differs from what is
-        stored (the node lifecycle controller may have marked it Unknown) or is due anyway."""
-        api = self.ref(self.apiserver)
-        try:
-            self._node = await api.call("get", "nodes", None, self.config.name)
-        except status.ApiError as error:
-            if error.reason != "NotFound":
-                raise
+    def on_node(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Changes of the kubelet's own Node (an informer, as upstream's kubelet has one on its Node)."""
+        if watch_id != self._node_watch:
+            return
+        if not events:
+            self._node_watch = None  # closed: listed and watched again at the next status sync
+        for kind, obj in events:
+            if kind == "DELETED":
+                self._node_gone()
+            elif self._node is None or _version(obj) >= _version(self._node):
+                self._node = obj
+
+    async def _watch_node(self, api: Any) -> None:
+        selector = f"metadata.name={self.config.name}"
+        listed = await api.call("list_objects", "nodes", None, field_selector=selector)
+        if not listed["items"]:
+            self._node_gone()
+            return
+        self._node = listed["items"][0]
+        self._node_watch = await api.call(
+            "watch",
+            "nodes",
+            None,
+            watcher=self.name,
+            method="on_node",
+            field_selector=selector,
+            resource_version=listed["metadata"]["resourceVersion"],
+        )
+
+    def _node_gone(self) -> None:
+        if not self.gone:
             self.gone = True
             log.warning("%s: node %s was deleted; not registering again", self.name, self.config.name)
+
+    async def _sync_status(self) -> None:
+        """Upstream's ``tryUpdateNodeStatus``: look at the Node (through the informer), write the status if
+        it differs from what is stored (the node lifecycle controller may have marked it Unknown) or is due
+        anyway."""
+        api = self.ref(self.apiserver)
+        if self._node_watch is None:
+            await self._watch_node(api)
+        if self.gone:
             return
         assert self._node is not None
         now = self.clock.now()
@@ -322,9 +354,12 @@ class Kubelet(Actor):
                 return
             except status.ApiError as error:
                 if error.reason == "NotFound":
-                    self.gone = True
-                    log.warning("%s: node %s was deleted; not registering again", self.name, self.config.name)
+                    self._node_gone()
                     return
                 if error.reason != "Conflict" or attempt == 1:
                     raise
                 self._node = await api.call("get", "nodes", None, self.config.name)
+
+
+def _version(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"].get("resourceVersion") or 0)
