@@ -272,10 +272,12 @@ def _fit_error(
         for code, count in zip(values.tolist(), counts.tolist(), strict=True):
             for reason in result.reasons[code]:
                 reasons[reason] = reasons.get(reason, 0) + count
-        if plugin.unresolvable:
-            unresolvable += len(mine)
+        if result.unresolvable_codes is not None:  # the status differs by reason (the inter-pod plugins)
+            hard = int(np.isin(codes, np.fromiter(result.unresolvable_codes, np.intp)).sum())
         else:
-            resolvable += len(mine)
+            hard = len(mine) if plugin.unresolvable else 0
+        unresolvable += hard
+        resolvable += len(mine) - hard
     post = preemption_message(pod, n, unresolvable, resolvable) if preemption else ""
     message = fit_error_message(n, reasons, post_filter_message=post)
     return Decision(

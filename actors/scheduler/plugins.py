@@ -29,26 +29,70 @@ nodes. What each plugin emulates, with upstream's wording:
 * ``NodeResourcesBalancedAllocation``: ``(1 - std of the requested/allocatable fractions) * 100``,
   truncated, over cpu and memory by default, using the plain requests; float64 arithmetic in upstream's
   order, so results match to the unit.
+* ``PodTopologySpread``: for each ``whenUnsatisfiable: DoNotSchedule`` constraint in order, a node without
+  the topology key fails with "node(s) didn't match pod topology spread constraints (missing required
+  label)", one where ``pods matching in its domain + 1 if the pod matches itself - the global minimum``
+  exceeds ``maxSkew`` with "node(s) didn't match pod topology spread constraints". Pods are counted in the
+  pod's namespace, terminating ones left out, an empty selector counting none; domains are the values of
+  the nodes that have every constraint's key and pass the constraint's ``nodeAffinityPolicy`` (default
+  ``Honor``: the pod's nodeSelector and required node affinity) and ``nodeTaintsPolicy`` (default
+  ``Ignore``; ``Honor``: no untolerated ``NoSchedule``/``NoExecute`` taint); the minimum reads 0 while there
+  are fewer domains than ``minDomains``; a constraint with no domain at all is skipped, as upstream.
+  ``matchLabelKeys`` adds the pod's values of those keys to the selector. Scores, over ``ScheduleAnyway``
+  constraints, add per constraint ``count * ln(domains + 2) + maxSkew - 1`` (per node for the hostname key),
+  rounded as ``math.Round``, then normalise reversed, ``100 * (max + min - s) / max`` (fewer matching pods
+  score higher); with explicit constraints a feasible node lacking a key scores 0. A pod without constraints
+  gets the system defaults (``defaultingType: System``: hostname maxSkew 3, zone maxSkew 5, both
+  ``ScheduleAnyway``, not requiring every key), selecting the pods with the same controller.
+* ``InterPodAffinity``: a node fails with "node(s) didn't match pod affinity rules" unless it has every
+  required affinity term's topology key and, in each term's domain, a pod matching all the terms (or no pod
+  matches them anywhere and the pod matches them itself: the first of a group with affinity to itself);
+  then with "node(s) didn't match pod anti-affinity rules" when a pod matching a required anti-affinity term
+  is in its domain; then with "node(s) didn't satisfy existing pods anti-affinity rules" when an existing
+  pod's required anti-affinity term matches the pod and the node shares that pod's domain. A term selects by
+  ``labelSelector`` (absent: nothing) in ``namespaces``, the pod's own namespace by default, or those a
+  ``namespaceSelector`` selects (``{}``: all). Scores sum, per node, the weights of the preferred terms
+  matching pods in its domains (anti-affinity subtracting), plus for the existing pods' terms that match the
+  pod: required affinity ``hardPodAffinityWeight`` (1), preferred affinity ``+weight``, preferred
+  anti-affinity ``-weight``; normalised min-max, ``int(100 * (s - min) / (max - min))``.
 
-Every filter but ``NodeResourcesFit`` rejects as ``UnschedulableAndUnresolvable`` (preemption cannot help);
-``NodeResourcesFit`` as ``Unschedulable`` (v1.31; v1.34 made it unresolvable when the pod exceeds the node's
-allocatable outright).
+The two inter-pod plugins never walk pods or nodes in Python: the table keeps pods as columns (a selector is
+a few comparisons over every pod slot, ``np.bincount`` gives pods per node) and interns the existing pods'
+terms with their per-node counts; pods per node become pods per topology domain with a ``bincount`` over the
+node label column's codes, mapped back to nodes by indexing. The loops are over terms, constraints and the
+existing terms that can match the pod (indexed by a label value their selector pins).
+
+Every filter but ``NodeResourcesFit``, ``PodTopologySpread`` and ``InterPodAffinity`` rejects as
+``UnschedulableAndUnresolvable`` (preemption cannot help); ``NodeResourcesFit`` as ``Unschedulable`` (v1.31;
+v1.34 made it unresolvable when the pod exceeds the node's allocatable outright). The inter-pod plugins
+return either, by reason: only a pod affinity miss and a missing topology label are unresolvable
+(``FilterResult.unresolvable_codes``); the message built in ``core`` still counts by the plugin's
+``unresolvable`` flag, false for both, so those two reasons read "No preemption victims found for incoming
+pod" where upstream says "Preemption is not helpful for scheduling".
 
 The default profile is upstream's default plugin set (``getDefaultPlugins``, less the queue-sort, gating
 and binding plugins), in its order and with its score weights (``DEFAULT_PLUGINS``, ``DEFAULT_WEIGHTS``);
-names not implemented here (``InterPodAffinity``, ``PodTopologySpread``, ``NodePorts``, the volume plugins,
-``ImageLocality``) are skipped, and ``default_profile(extra=...)`` slots an implementation in at its
-upstream position with its upstream weight.
+names not implemented here (``NodePorts``, the volume plugins, ``ImageLocality``) are skipped, and
+``default_profile(extra=...)`` slots an implementation in at its upstream position with its upstream weight.
 
 Deviations: preferred terms that do not parse are ignored (upstream fails the scheduling cycle); the
 ``RequestedToCapacityRatio`` strategy, extended resources (in filters and scores) and
 ``NodeAffinityArgs.addedAffinity`` are not supported; scores may name cpu, memory and ephemeral-storage.
+Pod (anti-)affinity terms and spread selectors that do not parse select nothing (upstream rejects the pod or
+fails the cycle). Namespace labels come from ``InterPodAffinity(namespace_labels=...)`` (the default profile
+has none, so every namespace reads as unlabelled: ``namespaceSelector: {}`` means all namespaces, a
+non-empty one only those it matches without labels). The system default spreading selects the pods with the
+same controlling ReplicaSet, StatefulSet or ReplicationController (by ``ownerReferences`` uid), not the
+union of the selectors of the pod's Services and controller: pods selected only by a Service are not spread
+by default. ``PreFilter`` skips and ``PreScore`` skips are read off the outcome (a plugin with nothing to say
+contributes nothing), and the preemption-time ``AddPod``/``RemovePod`` extensions are not emulated.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -56,7 +100,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from actors.scheduler.resources import Resources, non_zero_requests, pod_requests
-from actors.scheduler.table import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, NodeTable, parse_int64
+from actors.scheduler.table import (
+    CONTROLLER_KEY,
+    NO_AFFINITY,
+    NO_EXECUTE,
+    NO_SCHEDULE,
+    PREFER_NO_SCHEDULE,
+    PREFERRED_AFFINITY,
+    PREFERRED_ANTI_AFFINITY,
+    REQUIRED_AFFINITY,
+    REQUIRED_ANTI_AFFINITY,
+    AffinityTerm,
+    NodeTable,
+    PodAffinityTerms,
+    controller_uid,
+    parse_int64,
+    parse_pod_affinity,
+)
 from kube import labels
 from kube.errors import SelectorError
 
@@ -72,6 +132,20 @@ ERR_REASON_TOO_MANY_PODS = "Too many pods"
 ERR_REASON_CPU = "Insufficient cpu"
 ERR_REASON_MEMORY = "Insufficient memory"
 ERR_REASON_EPHEMERAL = "Insufficient ephemeral-storage"
+ERR_REASON_POD_AFFINITY = "node(s) didn't match pod affinity rules"
+ERR_REASON_POD_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+ERR_REASON_SPREAD = "node(s) didn't match pod topology spread constraints"
+ERR_REASON_SPREAD_LABEL = ERR_REASON_SPREAD + " (missing required label)"
+
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+DO_NOT_SCHEDULE = "DoNotSchedule"
+SCHEDULE_ANYWAY = "ScheduleAnyway"
+HARD_POD_AFFINITY_WEIGHT = 1
+"""``InterPodAffinityArgs.hardPodAffinityWeight``'s default."""
+SYSTEM_DEFAULT_CONSTRAINTS: tuple[tuple[str, int], ...] = ((HOSTNAME_LABEL, 3), (ZONE_LABEL, 5))
+"""PodTopologySpread's ``systemDefaultConstraints`` (topology key, maxSkew), all ``ScheduleAnyway``."""
 
 LEAST_ALLOCATED = "LeastAllocated"
 MOST_ALLOCATED = "MostAllocated"
@@ -232,6 +306,60 @@ def _field_mask(table: NodeTable, req: FieldRequirement) -> NDArray[np.bool_]:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SpreadConstraint:
+    """A ``topologySpreadConstraints`` entry as upstream's ``topologySpreadConstraint``: the selector has
+    ``matchLabelKeys`` merged in; ``honor_node_affinity`` / ``honor_node_taints`` are the node inclusion
+    policies (``Honor`` and ``Ignore`` by default)."""
+
+    max_skew: int
+    topology_key: str
+    selector: labels.Selector
+    min_domains: int = 1
+    honor_node_affinity: bool = True
+    honor_node_taints: bool = False
+
+
+def spread_constraints(
+    raw: Sequence[Mapping[str, Any]], pod_labels: Mapping[str, str], action: str
+) -> tuple[SpreadConstraint, ...]:
+    """The constraints whose ``whenUnsatisfiable`` is ``action`` (``filterTopologySpreadConstraints``).
+
+    A selector that does not parse selects nothing (upstream fails the scheduling cycle instead).
+    """
+    result: list[SpreadConstraint] = []
+    for c in raw:
+        if c.get("whenUnsatisfiable") != action:
+            continue
+        try:
+            selector = labels.from_label_selector(c.get("labelSelector"))
+        except SelectorError:
+            selector = labels.NOTHING
+        pinned = {k: pod_labels[k] for k in c.get("matchLabelKeys") or () if k in pod_labels}
+        if pinned and not selector.nothing:  # mergeLabelSetWithSelector keeps labels.Nothing() as is
+            merged = labels.from_set(pinned).requirements + selector.requirements
+            selector = labels.Selector(requirements=merged)
+        min_domains = c.get("minDomains")
+        result.append(
+            SpreadConstraint(
+                max_skew=int(c.get("maxSkew") or 0),
+                topology_key=str(c.get("topologyKey") or ""),
+                selector=selector,
+                min_domains=1 if min_domains is None else int(min_domains),
+                honor_node_affinity=(c.get("nodeAffinityPolicy") or "Honor") == "Honor",
+                honor_node_taints=(c.get("nodeTaintsPolicy") or "Ignore") == "Honor",
+            )
+        )
+    return tuple(result)
+
+
+def controller_selector(uid: str) -> labels.Selector:
+    """The selector of the pods controlled by the same ReplicaSet/StatefulSet/ReplicationController."""
+    return labels.Selector(
+        requirements=(labels.Requirement(key=CONTROLLER_KEY, operator=labels.Operator.IN, values=(uid,)),)
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PodInfo:
     """What the plugins read of a pod, parsed once per cycle."""
 
@@ -247,6 +375,17 @@ class PodInfo:
     required_raw: tuple[Mapping[str, Any], ...] | None = None
     preferred_terms: tuple[tuple[SelectorTerm, int], ...] | None = None
     preempt_never: bool = False
+    pod_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    pod_affinity: PodAffinityTerms = NO_AFFINITY
+    spread_hard: tuple[SpreadConstraint, ...] = ()
+    spread_soft: tuple[SpreadConstraint, ...] = ()
+    spread_explicit: bool = False
+    controller: str | None = None
+
+    @property
+    def affinity_namespace(self) -> str:
+        """The namespace the inter-pod plugins read (``default`` when unset, as the table does)."""
+        return self.namespace or "default"
 
     @classmethod
     def from_pod(cls, pod: Mapping[str, Any]) -> PodInfo:
@@ -271,6 +410,8 @@ class PodInfo:
                 if weight and term is not None and term.valid:
                     parsed.append((term, weight))
             preferred_terms = tuple(parsed)
+        pod_labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+        spread: Sequence[Mapping[str, Any]] = spec.get("topologySpreadConstraints") or ()
         return cls(
             name=str(meta.get("name") or ""),
             namespace=str(meta.get("namespace") or ""),
@@ -284,6 +425,12 @@ class PodInfo:
             required_raw=required_raw,
             preferred_terms=preferred_terms,
             preempt_never=spec.get("preemptionPolicy") == "Never",
+            pod_labels=pod_labels,
+            pod_affinity=parse_pod_affinity(pod),
+            spread_hard=spread_constraints(spread, pod_labels, DO_NOT_SCHEDULE),
+            spread_soft=spread_constraints(spread, pod_labels, SCHEDULE_ANYWAY),
+            spread_explicit=bool(spread),
+            controller=controller_uid(pod),
         )
 
 
@@ -309,11 +456,14 @@ class FilterResult:
 
     ``failed`` marks the rows the plugin rejects (``None``: none); ``code_of`` maps failing rows to indexes
     into ``reasons``, each the reasons of that node's status (``None``: always the first).
+    ``unresolvable_codes``, for a plugin whose statuses differ by reason, names the codes upstream returns
+    as ``UnschedulableAndUnresolvable`` (``None``: the plugin's ``unresolvable`` says for all of them).
     """
 
     failed: NDArray[np.bool_] | None = None
     reasons: Sequence[tuple[str, ...]] = ()
     code_of: Callable[[NDArray[np.intp]], NDArray[np.intp]] | None = None
+    unresolvable_codes: frozenset[int] | None = None
 
     def codes(self, rows: NDArray[np.intp]) -> NDArray[np.intp]:
         """Per row given: ``-1`` when the node passes, else its index into ``reasons``."""
@@ -405,6 +555,19 @@ class NodeName(FilterPlugin):
         return _single(failed, ERR_REASON_NODE_NAME)
 
 
+def untolerated_taints(
+    table: NodeTable, tolerations: Sequence[Toleration], effects: set[str]
+) -> NDArray[np.bool_]:
+    """Per taint id + 1 (0 = no taint): an effect in ``effects`` that no toleration tolerates."""
+    bad = np.zeros(len(table.taint_keys) + 1, np.bool_)
+    for i, (key, value, effect) in enumerate(
+        zip(table.taint_keys, table.taint_values, table.taint_effects, strict=True)
+    ):
+        if effect in effects and not tolerated(tolerations, key, value, effect):
+            bad[i + 1] = True
+    return bad
+
+
 class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
 
@@ -414,14 +577,7 @@ class TaintToleration(FilterPlugin, ScorePlugin):
     def _untolerated(
         self, table: NodeTable, tolerations: Sequence[Toleration], effects: set[str]
     ) -> NDArray[np.bool_]:
-        """Per taint id + 1 (0 = no taint): an effect in ``effects`` that no toleration tolerates."""
-        bad = np.zeros(len(table.taint_keys) + 1, np.bool_)
-        for i, (key, value, effect) in enumerate(
-            zip(table.taint_keys, table.taint_values, table.taint_effects, strict=True)
-        ):
-            if effect in effects and not tolerated(tolerations, key, value, effect):
-                bad[i + 1] = True
-        return bad
+        return untolerated_taints(table, tolerations, effects)
 
     def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
         bad = self._untolerated(table, pod.tolerations, {NO_SCHEDULE, NO_EXECUTE})
@@ -633,6 +789,348 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
         return result
 
 
+# --- inter-pod plugins -------------------------------------------------------------------------------------
+
+
+def _topology_totals(table: NodeTable, key: str, per_node: NDArray[np.int64]) -> NDArray[np.int64] | None:
+    """Over all rows: the sum of ``per_node`` over the nodes sharing the row's value of label ``key`` (0 for a
+    row without the label); ``None`` when no node has the label."""
+    col = table.label_columns.get(key)
+    if col is None:
+        return None
+    codes = col.codes
+    has = codes >= 0
+    per_value = np.bincount(codes[has], weights=per_node[has], minlength=len(col.values))
+    totals: NDArray[np.int64] = np.where(has, np.rint(per_value).astype(np.int64)[np.maximum(codes, 0)], 0)
+    return totals
+
+
+class InterPodAffinity(FilterPlugin, ScorePlugin):
+    """upstream's ``InterPodAffinity`` (see the module docstring).
+
+    ``namespace_labels`` gives namespaces' labels for ``namespaceSelector``; without it every namespace reads
+    as unlabelled, so ``{}`` selects all namespaces and a non-empty selector only those it matches without
+    labels (``DoesNotExist``, ``NotIn``). The namespaces a selector can list are those of ``namespace_labels``
+    and of the pods in the table.
+    """
+
+    name = "InterPodAffinity"
+    unresolvable = False  # only a pod affinity miss is unresolvable: see ``FilterResult.unresolvable_codes``
+
+    def __init__(
+        self,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+        hard_pod_affinity_weight: int = HARD_POD_AFFINITY_WEIGHT,
+    ) -> None:
+        self.namespace_labels = namespace_labels
+        self.hard_pod_affinity_weight = hard_pod_affinity_weight
+
+    def _labels_of(self, namespace: str) -> Mapping[str, str]:
+        return (self.namespace_labels or {}).get(namespace) or {}
+
+    def _merged(self, term: AffinityTerm, table: NodeTable) -> AffinityTerm:
+        """``mergeAffinityTermNamespacesIfNotEmpty``: a non-empty namespace selector becomes the names it
+        selects."""
+        selector = term.namespace_selector
+        if selector.empty or selector.nothing:
+            return term
+        known = dict.fromkeys([*(self.namespace_labels or {}), *table.pod_namespaces()])
+        chosen = {ns for ns in known if selector.matches(self._labels_of(ns))}
+        namespaces = term.namespaces | chosen
+        return dataclasses.replace(term, namespaces=namespaces, namespace_selector=labels.NOTHING)
+
+    @staticmethod
+    def _pods_of(term: AffinityTerm, table: NodeTable) -> NDArray[np.bool_]:
+        """Over the pod slots: the pods the (merged) term selects."""
+        namespaces = None if term.namespace_selector.empty else term.namespaces
+        return table.pod_mask(term.selector, namespaces)
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        terms = pod.pod_affinity
+        if terms.required or terms.required_anti or table.has_affinity(REQUIRED_ANTI_AFFINITY):
+            return PASS
+        return SKIP
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        n = table.capacity
+        namespace = pod.affinity_namespace
+        affinity_failed = np.zeros(n, np.bool_)
+        anti_failed = np.zeros(n, np.bool_)
+        existing_failed = np.zeros(n, np.bool_)
+
+        # the existing pods' required anti-affinity terms that match this pod, by topology key
+        ns_labels = self._labels_of(namespace)
+        by_key: dict[str, NDArray[np.int64]] = {}
+        for usage in table.affinity_candidates(REQUIRED_ANTI_AFFINITY, pod.pod_labels):
+            if usage.rows and usage.term.matches(namespace, pod.pod_labels, ns_labels):
+                rows, counts = usage.placed()
+                by_key.setdefault(usage.term.topology_key, np.zeros(n, np.int64))[rows] += counts
+        for key, per_node in by_key.items():
+            totals = _topology_totals(table, key, per_node)
+            if totals is not None:
+                existing_failed |= totals > 0
+
+        # this pod's required affinity: a node needs every topology key, and pods matching all terms there
+        required = [self._merged(t, table) for t in pod.pod_affinity.required]
+        if required:
+            matching = self._pods_of(required[0], table)
+            for term in required[1:]:
+                matching &= self._pods_of(term, table)
+            per_node = table.count_pods(matching)
+            exists = np.ones(n, np.bool_)
+            any_count = False
+            for term in required:
+                totals = _topology_totals(table, term.topology_key, per_node)
+                if totals is None:
+                    affinity_failed[:] = True
+                    continue
+                affinity_failed |= table.label_columns[term.topology_key].codes < 0
+                exists &= totals > 0
+                any_count = any_count or bool(totals.any())
+            # the first of a series of pods with affinity to themselves may go anywhere it has the keys
+            self_match = not any_count and all(t.matches(namespace, pod.pod_labels, None) for t in required)
+            if not self_match:
+                affinity_failed |= ~exists
+
+        # this pod's required anti-affinity: no matching pod in the node's domain of any term
+        for term in (self._merged(t, table) for t in pod.pod_affinity.required_anti):
+            totals = _topology_totals(table, term.topology_key, table.count_pods(self._pods_of(term, table)))
+            if totals is not None:
+                anti_failed |= totals > 0
+
+        failed = affinity_failed | anti_failed | existing_failed
+        if not failed.any():
+            return FilterResult()
+
+        def first_reason(rows: NDArray[np.intp]) -> NDArray[np.intp]:
+            codes: NDArray[np.intp] = np.where(
+                affinity_failed[rows], 0, np.where(anti_failed[rows], 1, 2)
+            ).astype(np.intp)
+            return codes
+
+        return FilterResult(
+            failed=failed,
+            reasons=(
+                (ERR_REASON_POD_AFFINITY,),
+                (ERR_REASON_POD_ANTI_AFFINITY,),
+                (ERR_REASON_EXISTING_ANTI_AFFINITY,),
+            ),
+            code_of=first_reason,
+            unresolvable_codes=frozenset({0}),
+        )
+
+    def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        terms = pod.pod_affinity
+        if not (
+            terms.preferred
+            or terms.preferred_anti
+            or table.has_affinity(REQUIRED_AFFINITY)
+            or table.has_affinity(PREFERRED_AFFINITY)
+            or table.has_affinity(PREFERRED_ANTI_AFFINITY)
+        ):
+            return None
+        n = table.capacity
+        weighted: dict[str, NDArray[np.int64]] = {}  # per topology key, per node: summed term weights
+        touched: dict[str, NDArray[np.bool_]] = {}  # per topology key: nodes holding a matching pod
+
+        def add(key: str, rows_: NDArray[np.intp], counts: NDArray[np.int64], weight: int) -> None:
+            if key not in weighted:
+                weighted[key] = np.zeros(n, np.int64)
+                touched[key] = np.zeros(n, np.bool_)
+            weighted[key][rows_] += counts * weight
+            touched[key][rows_] |= counts > 0
+
+        # this pod's preferred terms, over the existing pods they select
+        for sign, entries in ((1, terms.preferred), (-1, terms.preferred_anti)):
+            for term, weight in entries:
+                merged = self._merged(term, table)
+                per_node = table.count_pods(self._pods_of(merged, table))
+                hit = np.flatnonzero(per_node).astype(np.intp)
+                add(merged.topology_key, hit, per_node[hit], sign * weight)
+        # the existing pods' terms that select this pod (required affinity weighs hardPodAffinityWeight)
+        namespace = pod.affinity_namespace
+        ns_labels = self._labels_of(namespace)
+        for kind, sign in ((REQUIRED_AFFINITY, 1), (PREFERRED_AFFINITY, 1), (PREFERRED_ANTI_AFFINITY, -1)):
+            if kind == REQUIRED_AFFINITY and self.hard_pod_affinity_weight <= 0:
+                continue
+            for usage in table.affinity_candidates(kind, pod.pod_labels):
+                if usage.rows and usage.term.matches(namespace, pod.pod_labels, ns_labels):
+                    weight = self.hard_pod_affinity_weight if kind == REQUIRED_AFFINITY else usage.weight
+                    placed_rows, counts = usage.placed()
+                    add(usage.term.topology_key, placed_rows, counts, sign * weight)
+
+        raw = np.zeros(n, np.int64)
+        any_hit = False
+        for key, per_node in weighted.items():
+            col = table.label_columns.get(key)
+            if col is None:
+                continue
+            has = col.codes >= 0
+            if not (touched[key] & has).any():
+                continue
+            any_hit = True
+            totals = _topology_totals(table, key, per_node)
+            assert totals is not None
+            raw += totals
+        if not any_hit:
+            return None  # PreScore skips: no term matched a pod on a node with its topology key
+        scores = raw[rows]
+        low, high = int(scores.min()), int(scores.max())
+        if high == low:
+            return np.zeros(len(rows), np.int64)
+        fraction = (scores - low).astype(np.float64) / float(high - low)
+        result: NDArray[np.int64] = (float(MAX_NODE_SCORE) * fraction).astype(np.int64)
+        return result
+
+
+class PodTopologySpread(FilterPlugin, ScorePlugin):
+    """upstream's ``PodTopologySpread`` (see the module docstring); ``system_defaults`` is
+    ``defaultingType: System`` (else the pods without constraints are not spread)."""
+
+    name = "PodTopologySpread"
+    unresolvable = False  # only a missing topology label is unresolvable: see ``unresolvable_codes``
+
+    def __init__(self, system_defaults: bool = True) -> None:
+        self.system_defaults = system_defaults
+
+    def soft_constraints(self, pod: PodInfo) -> tuple[SpreadConstraint, ...]:
+        """The ``ScheduleAnyway`` constraints, the system defaults for a pod without constraints."""
+        if pod.spread_explicit or not self.system_defaults:
+            return pod.spread_soft
+        if pod.controller is None:
+            return ()
+        selector = controller_selector(pod.controller)
+        return tuple(SpreadConstraint(skew, key, selector) for key, skew in SYSTEM_DEFAULT_CONSTRAINTS)
+
+    @staticmethod
+    def _matching(pod: PodInfo, table: NodeTable, c: SpreadConstraint) -> NDArray[np.int64]:
+        """Per row: the pods of the pod's namespace, not terminating, that the constraint selects."""
+        if c.selector.empty:  # countPodsMatchSelector counts nothing for an empty selector
+            return np.zeros(table.capacity, np.int64)
+        mask = table.pod_mask(c.selector, (pod.affinity_namespace,), skip_terminating=True)
+        return table.count_pods(mask)
+
+    @staticmethod
+    def _policies(
+        pod: PodInfo, table: NodeTable, constraints: Sequence[SpreadConstraint]
+    ) -> list[NDArray[np.bool_]]:
+        """Per constraint, over all rows: the nodes its inclusion policies keep."""
+        affinity: NDArray[np.bool_] | None = None
+        taints: NDArray[np.bool_] | None = None
+        result: list[NDArray[np.bool_]] = []
+        for c in constraints:
+            keep = table.live.copy()
+            if c.honor_node_affinity:
+                if affinity is None:
+                    affinity = NodeAffinity().required_mask(pod, table)
+                keep &= affinity
+            if c.honor_node_taints:
+                if taints is None:
+                    bad = untolerated_taints(table, pod.tolerations, {NO_SCHEDULE, NO_EXECUTE})
+                    taints = ~np.any(bad[table.taint_slots], axis=1)
+                keep &= taints
+            result.append(keep)
+        return result
+
+    @staticmethod
+    def _with_all_keys(table: NodeTable, constraints: Sequence[SpreadConstraint]) -> NDArray[np.bool_]:
+        mask = table.live.copy()
+        for c in constraints:
+            mask &= table.label_exists(c.topology_key)
+        return mask
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        return PASS if pod.spread_hard else SKIP
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        constraints = pod.spread_hard
+        n = table.capacity
+        codes_out = np.full(n, -1, np.intp)
+        undecided = np.ones(n, np.bool_)
+        all_keys = self._with_all_keys(table, constraints)
+        for c, policy in zip(constraints, self._policies(pod, table, constraints), strict=True):
+            col = table.label_columns.get(c.topology_key)
+            has = np.zeros(n, np.bool_) if col is None else col.codes >= 0
+            missing = undecided & ~has
+            codes_out[missing] = 1
+            undecided &= has
+            if col is None:
+                continue
+            eligible = all_keys & policy
+            domain_codes = col.codes[eligible]
+            if not len(domain_codes):
+                continue  # no domain: upstream's minMatchNum errors and the constraint is skipped
+            per_node = self._matching(pod, table, c)
+            present = np.bincount(domain_codes, minlength=len(col.values)) > 0
+            per_value = np.rint(
+                np.bincount(domain_codes, weights=per_node[eligible], minlength=len(col.values))
+            ).astype(np.int64)
+            min_match = int(per_value[present].min())
+            if int(present.sum()) < c.min_domains:
+                min_match = 0
+            self_match = 1 if c.selector.matches(pod.pod_labels) else 0
+            match = np.where(has, per_value[np.maximum(col.codes, 0)], 0)
+            skewed = undecided & (match + self_match - min_match > c.max_skew)
+            codes_out[skewed] = 0
+            undecided &= ~skewed
+
+        def reason(rows: NDArray[np.intp]) -> NDArray[np.intp]:
+            return codes_out[rows]
+
+        return FilterResult(
+            failed=codes_out >= 0,
+            reasons=((ERR_REASON_SPREAD,), (ERR_REASON_SPREAD_LABEL,)),
+            code_of=reason,
+            unresolvable_codes=frozenset({1}),
+        )
+
+    def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        constraints = self.soft_constraints(pod)
+        if not constraints:
+            return None
+        # system defaults do not need every topology key, so zone-less nodes still spread by hostname
+        require_all = pod.spread_explicit or not self.system_defaults
+        all_keys = self._with_all_keys(table, constraints)
+        ignored = ~all_keys[rows] if require_all else np.zeros(len(rows), np.bool_)
+        scored = rows[~ignored]
+        total = np.zeros(len(rows), np.float64)
+        for c, policy in zip(constraints, self._policies(pod, table, constraints), strict=True):
+            col = table.label_columns.get(c.topology_key)
+            if col is None:
+                continue  # no node has the key: no node gets a count for it
+            has = col.codes >= 0
+            per_node = self._matching(pod, table, c)
+            if c.topology_key == HOSTNAME_LABEL:
+                size = len(scored)
+                counts = per_node[rows]
+            else:
+                # a node without the key reads as the value "" (a Go map's zero value)
+                missing = col.vocab.get("", len(col.values))
+                values = np.where(has, col.codes, missing)
+                present = np.zeros(len(col.values) + 1, np.bool_)
+                present[values[scored]] = True
+                size = int(present.sum())
+                eligible = policy & (all_keys if require_all else table.live)
+                per_value = np.bincount(values[eligible], weights=per_node[eligible], minlength=len(present))
+                counts = np.rint(per_value).astype(np.int64)[values[rows]]
+            weight = math.log(size + 2)
+            term = counts.astype(np.float64) * weight + float(c.max_skew - 1)
+            total = total + np.where(has[rows], term, 0.0)
+        whole = np.trunc(total)
+        raw = (whole + (total - whole >= 0.5)).astype(np.int64)  # math.Round: halves away from zero
+        result = np.zeros(len(rows), np.int64)
+        valid = ~ignored
+        if not valid.any():
+            return result
+        low = int(raw[valid].min())
+        high = max(int(raw[valid].max()), 0)
+        if high == 0:
+            result[valid] = MAX_NODE_SCORE
+        else:
+            result[valid] = MAX_NODE_SCORE * (high + low - raw[valid]) // high
+        return result
+
+
 # --- profiles ----------------------------------------------------------------------------------------------
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -671,6 +1169,8 @@ IMPLEMENTED: Mapping[str, type[Plugin]] = {
     "TaintToleration": TaintToleration,
     "NodeAffinity": NodeAffinity,
     "NodeResourcesFit": NodeResourcesFit,
+    "PodTopologySpread": PodTopologySpread,
+    "InterPodAffinity": InterPodAffinity,
     "NodeResourcesBalancedAllocation": NodeResourcesBalancedAllocation,
 }
 

@@ -35,6 +35,7 @@ from actors.runtime.clock import Timer
 from actors.scheduler import core
 from actors.scheduler.queue import SchedulingQueue, pod_key
 from actors.scheduler.table import NodeTable
+from consensus.client import StoreUnavailable
 from kube import meta
 
 log = logging.getLogger("kubemu.scheduler")
@@ -46,7 +47,7 @@ RENEW_DEADLINE = 10.0
 RETRY_PERIOD = 2.0
 MAX_BINDING = 512  # bindings in flight at once
 CYCLES_PER_TURN = 64
-_RETRYABLE = (runtime_errors.ActorError, status.ApiError)
+_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable)
 
 
 class LostLeadership(Exception):

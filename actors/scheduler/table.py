@@ -18,6 +18,15 @@ Layout:
   comparison over a column; ``Gt``/``Lt`` compare a per-vocabulary array of the values parsed as int64.
 * Taints are interned as ``(key, value, effect)`` ids; ``taint_slots`` is a ``rows x width`` matrix of
   ``id + 1`` (0 = no taint) in the node's own taint order, so "the first untolerated taint" is an ``argmax``.
+* Pods, for the inter-pod plugins, are columns too: each accounted pod holds a *slot* with its node's row
+  (``pod_node``, ``-1`` while the node is absent), its namespace code, whether it is terminating, and one
+  ``int32`` code column per pod label key (plus ``CONTROLLER_KEY``, the uid of its ReplicaSet, StatefulSet or
+  ReplicationController). ``pod_mask`` answers a label selector over every slot in a few array operations and
+  ``count_pods`` turns the answer into pods per node row. All of it is kept up to date as pods are added,
+  assumed, moved, forgotten and removed, so a scheduling cycle never walks the pods in Python.
+* The pod (anti-)affinity terms of accounted pods are interned (``AffinityUsage``, one per distinct term, kind
+  and weight) with how many pods carrying them sit on each node row, so the existing pods' terms are checked
+  once per distinct term, not once per pod.
 
 Deviations: a removed node's pods are kept aside and re-accounted if a node of that name comes back (upstream
 keeps such pods on a node-less ``NodeInfo``); vocabularies only grow; extended resources are not tracked; the
@@ -27,15 +36,19 @@ node order is row order, not upstream's zone-interleaved node tree.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
+import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from actors.scheduler.resources import Resources, node_allocatable, non_zero_requests, pod_requests
+from kube import labels as klabels
+from kube.errors import SelectorError
 
 _INT64 = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -43,6 +56,14 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 NO_SCHEDULE = "NoSchedule"
 PREFER_NO_SCHEDULE = "PreferNoSchedule"
 NO_EXECUTE = "NoExecute"
+
+CONTROLLER_KEY = "\x00controller"
+"""A pseudo pod label (no real label key can hold a NUL): the uid of the pod's controlling ReplicaSet,
+StatefulSet or ReplicationController, which PodTopologySpread's system default constraints select by."""
+_SPREAD_CONTROLLERS = {("v1", "ReplicationController"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet")}
+
+REQUIRED_AFFINITY, REQUIRED_ANTI_AFFINITY, PREFERRED_AFFINITY, PREFERRED_ANTI_AFFINITY = range(4)
+"""The kinds of pod (anti-)affinity terms an accounted pod can carry."""
 
 
 def pod_key(pod: Mapping[str, Any]) -> str:
@@ -62,6 +83,154 @@ def parse_int64(text: str) -> int | None:
     return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
+def pod_namespace(pod: Mapping[str, Any]) -> str:
+    """The pod's namespace (``default`` when unset, as ``pod_key`` reads it)."""
+    return str((pod.get("metadata") or {}).get("namespace") or "default")
+
+
+def controller_uid(pod: Mapping[str, Any]) -> str | None:
+    """The uid of the pod's controller when it is a ReplicaSet, StatefulSet or ReplicationController (the
+    owners whose selector upstream's ``helper.DefaultSelector`` reads), else ``None``."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or ():
+        if ref.get("controller") and (ref.get("apiVersion"), ref.get("kind")) in _SPREAD_CONTROLLERS:
+            uid = ref.get("uid")
+            return str(uid) if uid else None
+    return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AffinityTerm:
+    """A parsed ``PodAffinityTerm`` (upstream's ``framework.AffinityTerm``).
+
+    ``namespaces`` holds ``term.namespaces``, or the owning pod's namespace when the term names neither
+    namespaces nor a ``namespaceSelector``; ``namespace_selector`` is ``labels.NOTHING`` when absent and
+    ``labels.EVERYTHING`` for ``{}`` (every namespace). A term whose selectors do not parse selects nothing.
+    """
+
+    selector: klabels.Selector
+    namespaces: frozenset[str]
+    namespace_selector: klabels.Selector
+    topology_key: str
+
+    def matches(
+        self, namespace: str, pod_labels: Mapping[str, str], namespace_labels: Mapping[str, str] | None
+    ) -> bool:
+        """upstream's ``AffinityTerm.Matches``: the namespace is listed or its labels match the namespace
+        selector, and the pod's labels match the selector."""
+        if namespace in self.namespaces or self.namespace_selector.matches(namespace_labels or {}):
+            return self.selector.matches(pod_labels)
+        return False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PodAffinityTerms:
+    """A pod's ``podAffinity``/``podAntiAffinity`` terms: required ones, and preferred ones with weights."""
+
+    required: tuple[AffinityTerm, ...] = ()
+    required_anti: tuple[AffinityTerm, ...] = ()
+    preferred: tuple[tuple[AffinityTerm, int], ...] = ()
+    preferred_anti: tuple[tuple[AffinityTerm, int], ...] = ()
+
+    def by_kind(self) -> Iterator[tuple[int, AffinityTerm, int]]:
+        """``(kind, term, weight)`` for every term (weight 1 for required ones)."""
+        for term in self.required:
+            yield REQUIRED_AFFINITY, term, 1
+        for term in self.required_anti:
+            yield REQUIRED_ANTI_AFFINITY, term, 1
+        for term, weight in self.preferred:
+            yield PREFERRED_AFFINITY, term, weight
+        for term, weight in self.preferred_anti:
+            yield PREFERRED_ANTI_AFFINITY, term, weight
+
+
+NO_AFFINITY = PodAffinityTerms()
+
+
+def parse_affinity_term(raw: Mapping[str, Any], namespace: str) -> AffinityTerm:
+    """A ``PodAffinityTerm`` of a pod in ``namespace``, as upstream's ``newAffinityTerm``."""
+    try:
+        selector = klabels.from_label_selector(raw.get("labelSelector"))
+        ns_selector = klabels.from_label_selector(raw.get("namespaceSelector"))
+    except SelectorError:
+        selector = ns_selector = klabels.NOTHING
+    names = [str(n) for n in raw.get("namespaces") or ()]
+    if not names and raw.get("namespaceSelector") is None:
+        names = [namespace]
+    return AffinityTerm(
+        selector=selector,
+        namespaces=frozenset(names),
+        namespace_selector=ns_selector,
+        topology_key=str(raw.get("topologyKey") or ""),
+    )
+
+
+def parse_pod_affinity(pod: Mapping[str, Any]) -> PodAffinityTerms:
+    """The pod (anti-)affinity terms of a pod (memoised by namespace and the affinity's JSON)."""
+    affinity: Mapping[str, Any] = (pod.get("spec") or {}).get("affinity") or {}
+    if not affinity.get("podAffinity") and not affinity.get("podAntiAffinity"):
+        return NO_AFFINITY
+    raw = {k: affinity.get(k) for k in ("podAffinity", "podAntiAffinity")}
+    return _parse_pod_affinity(pod_namespace(pod), json.dumps(raw, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_pod_affinity(namespace: str, text: str) -> PodAffinityTerms:
+    raw: dict[str, Any] = json.loads(text)
+    affinity: Mapping[str, Any] = raw.get("podAffinity") or {}
+    anti: Mapping[str, Any] = raw.get("podAntiAffinity") or {}
+
+    def required(block: Mapping[str, Any]) -> tuple[AffinityTerm, ...]:
+        entries = block.get("requiredDuringSchedulingIgnoredDuringExecution") or ()
+        return tuple(parse_affinity_term(t, namespace) for t in entries)
+
+    def preferred(block: Mapping[str, Any]) -> tuple[tuple[AffinityTerm, int], ...]:
+        entries = block.get("preferredDuringSchedulingIgnoredDuringExecution") or ()
+        return tuple(
+            (parse_affinity_term(e.get("podAffinityTerm") or {}, namespace), int(e.get("weight") or 0))
+            for e in entries
+        )
+
+    return PodAffinityTerms(
+        required=required(affinity),
+        required_anti=required(anti),
+        preferred=preferred(affinity),
+        preferred_anti=preferred(anti),
+    )
+
+
+class AffinityUsage:
+    """One distinct (kind, term, weight) carried by accounted pods, and how many of them sit on each row."""
+
+    __slots__ = ("kind", "pods", "rows", "term", "weight")
+
+    def __init__(self, kind: int, term: AffinityTerm, weight: int) -> None:
+        self.kind = kind
+        self.term = term
+        self.weight = weight
+        self.pods = 0  # pods carrying it, placed or not
+        self.rows: dict[int, int] = {}  # node row -> pods carrying it there
+
+    def placed(self) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+        """The rows holding pods that carry the term, and how many each (rows distinct)."""
+        rows = np.fromiter(self.rows.keys(), np.intp, len(self.rows))
+        counts = np.fromiter(self.rows.values(), np.int64, len(self.rows))
+        return rows, counts
+
+
+def _pod_meta(pod: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What the inter-pod bookkeeping reads of a pod, to tell whether an update changes it."""
+    meta: Mapping[str, Any] = pod.get("metadata") or {}
+    affinity: Mapping[str, Any] = (pod.get("spec") or {}).get("affinity") or {}
+    return (
+        pod_namespace(pod),
+        {str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        meta.get("deletionTimestamp") is not None,
+        controller_uid(pod),
+        affinity.get("podAffinity"),
+        affinity.get("podAntiAffinity"),
+    )
+
+
 @dataclasses.dataclass(slots=True)
 class _PodRecord:
     node: str
@@ -69,6 +238,9 @@ class _PodRecord:
     requests: Resources
     non_zero: Resources
     assumed: bool
+    slot: int = -1
+    meta: tuple[Any, ...] = ()
+    terms: tuple[AffinityUsage, ...] = ()
 
 
 @dataclasses.dataclass(slots=True)
@@ -106,10 +278,17 @@ class NodeTable:
         "_index",
         "_labels",
         "_names",
+        "_namespaces",
+        "_pod_capacity",
+        "_pod_free",
+        "_pod_labels",
         "_pods",
         "_rows",
         "_taint_ids",
         "_taints",
+        "_usage_any",
+        "_usage_index",
+        "_usages",
         "alloc_cpu",
         "alloc_ephemeral",
         "alloc_memory",
@@ -118,6 +297,10 @@ class NodeTable:
         "live",
         "nz_cpu",
         "nz_memory",
+        "pod_label_columns",
+        "pod_node",
+        "pod_ns",
+        "pod_terminating",
         "req_cpu",
         "req_ephemeral",
         "req_memory",
@@ -158,6 +341,19 @@ class NodeTable:
         self._rows: NDArray[np.intp] | None = None
         self._pods: dict[str, _PodRecord] = {}
         self._by_node: dict[str, dict[str, _PodRecord]] = {}
+        # the inter-pod bookkeeping: pod slots as columns, interned affinity terms
+        self._pod_capacity = 64
+        self.pod_node: NDArray[np.int32] = np.full(self._pod_capacity, -1, np.int32)
+        self.pod_ns: NDArray[np.int32] = np.full(self._pod_capacity, -1, np.int32)
+        self.pod_terminating: NDArray[np.bool_] = np.zeros(self._pod_capacity, np.bool_)
+        self.pod_label_columns: dict[str, _LabelColumn] = {}
+        self._pod_labels: list[dict[str, str]] = [{} for _ in range(self._pod_capacity)]
+        self._pod_free: list[int] = list(range(self._pod_capacity - 1, -1, -1))  # popped from the end
+        self._namespaces: dict[str, int] = {}
+        self._usages: tuple[dict[tuple[AffinityTerm, int], AffinityUsage], ...] = ({}, {}, {}, {})
+        # per kind: the usages whose selector pins label (key, value), and those pinning none
+        self._usage_index: tuple[dict[tuple[str, str], dict[int, AffinityUsage]], ...] = ({}, {}, {}, {})
+        self._usage_any: tuple[dict[int, AffinityUsage], ...] = ({}, {}, {}, {})
 
     # --- nodes -------------------------------------------------------------------------------------------
 
@@ -243,6 +439,7 @@ class NodeTable:
         if row is None:
             return False
         for rec in self._by_node.get(name, {}).values():
+            self._place(rec, -1)
             rec.row = -1
         self._set_labels(row, {})
         self._set_taints(row, [])
@@ -393,12 +590,27 @@ class NodeTable:
         self.req_pods[row] += sign * rec.requests.pods
         self.nz_cpu[row] += sign * rec.non_zero.milli_cpu
         self.nz_memory[row] += sign * rec.non_zero.memory
+        self._place(rec, sign)
+
+    def _place(self, rec: _PodRecord, sign: int) -> None:
+        """Put the pod's slot and terms on its row (``+1``) or take them off it (``-1``)."""
+        row = rec.row
+        if row < 0:
+            return
+        self.pod_node[rec.slot] = row if sign > 0 else -1
+        for usage in rec.terms:
+            left = usage.rows.get(row, 0) + sign
+            if left:
+                usage.rows[row] = left
+            else:
+                del usage.rows[row]
 
     def _detach(self, key: str) -> _PodRecord | None:
         rec = self._pods.pop(key, None)
         if rec is None:
             return None
         self._apply(rec, -1)
+        self._release_slot(rec)
         on_node = self._by_node[rec.node]
         del on_node[key]
         if not on_node:
@@ -414,21 +626,219 @@ class NodeTable:
             non_zero=non_zero_requests(pod),
             assumed=assumed,
         )
+        self._take_slot(rec, pod)
         self._pods[key] = rec
         self._by_node.setdefault(node_name, {})[key] = rec
         self._apply(rec, +1)
 
+    # --- pods as columns, for the inter-pod plugins --------------------------------------------------
+
+    def _take_slot(self, rec: _PodRecord, pod: Mapping[str, Any]) -> None:
+        if not self._pod_free:
+            self._grow_pods()
+        slot = self._pod_free.pop()
+        rec.slot = slot
+        rec.meta = _pod_meta(pod)
+        namespace, pod_labels, terminating, controller, _, _ = rec.meta
+        code = self._namespaces.setdefault(namespace, len(self._namespaces))
+        self.pod_ns[slot] = code
+        self.pod_terminating[slot] = terminating
+        stored = dict(pod_labels)
+        if controller is not None:
+            stored[CONTROLLER_KEY] = controller
+        for key, value in stored.items():
+            col = self.pod_label_columns.get(key)
+            if col is None:
+                col = self.pod_label_columns[key] = _LabelColumn(
+                    codes=np.full(self._pod_capacity, -1, np.int32)
+                )
+            col.codes[slot] = col.code(value)
+        self._pod_labels[slot] = stored
+        usages: list[AffinityUsage] = []
+        for kind, term, weight in parse_pod_affinity(pod).by_kind():
+            interned = self._usages[kind]
+            usage = interned.get((term, weight))
+            if usage is None:
+                usage = interned[(term, weight)] = AffinityUsage(kind, term, weight)
+                self._index_usage(usage, add=True)
+            usage.pods += 1
+            usages.append(usage)
+        rec.terms = tuple(usages)
+
+    def _release_slot(self, rec: _PodRecord) -> None:
+        slot = rec.slot
+        for key in self._pod_labels[slot]:
+            self.pod_label_columns[key].codes[slot] = -1
+        self._pod_labels[slot] = {}
+        self.pod_node[slot] = -1
+        self.pod_ns[slot] = -1
+        self.pod_terminating[slot] = False
+        for usage in rec.terms:
+            usage.pods -= 1
+            if not usage.pods:
+                del self._usages[usage.kind][(usage.term, usage.weight)]
+                self._index_usage(usage, add=False)
+        rec.terms = ()
+        self._pod_free.append(slot)
+
+    def _grow_pods(self) -> None:
+        old = self._pod_capacity
+        new = old * 2
+        for attr, fill in (("pod_node", -1), ("pod_ns", -1), ("pod_terminating", False)):
+            column: NDArray[Any] = getattr(self, attr)
+            grown = np.full(new, fill, column.dtype)
+            grown[:old] = column
+            setattr(self, attr, grown)
+        for col in self.pod_label_columns.values():
+            codes = np.full(new, -1, np.int32)
+            codes[:old] = col.codes
+            col.codes = codes
+        self._pod_labels.extend({} for _ in range(old))
+        self._pod_free = list(range(new - 1, old - 1, -1)) + self._pod_free
+        self._pod_capacity = new
+
+    @property
+    def pod_capacity(self) -> int:
+        """How many pod slots the pod columns hold."""
+        return self._pod_capacity
+
+    def pod_namespaces(self) -> list[str]:
+        """The namespaces of the pods accounted so far (in first-seen order)."""
+        return list(self._namespaces)
+
+    def pod_mask(
+        self,
+        selector: klabels.Selector,
+        namespaces: Collection[str] | None = None,
+        *,
+        skip_terminating: bool = False,
+    ) -> NDArray[np.bool_]:
+        """Over all pod slots: the pods on a node of the table whose labels match ``selector``, in one of
+        ``namespaces`` (``None``: any), not terminating if ``skip_terminating``."""
+        mask: NDArray[np.bool_] = self.pod_node >= 0
+        if selector.nothing:
+            return np.zeros(self._pod_capacity, np.bool_)
+        for req in selector.requirements:
+            found = self._requirement_mask(req)
+            if found is None:
+                continue
+            if found is False:
+                return np.zeros(self._pod_capacity, np.bool_)
+            mask &= found
+        if namespaces is not None:
+            codes = [self._namespaces[n] for n in namespaces if n in self._namespaces]
+            if not codes:
+                return np.zeros(self._pod_capacity, np.bool_)
+            if len(codes) == 1:
+                mask &= self.pod_ns == codes[0]
+            else:
+                mask &= np.isin(self.pod_ns, np.array(codes, np.int32))
+        if skip_terminating:
+            mask &= ~self.pod_terminating
+        return mask
+
+    def _requirement_mask(self, req: klabels.Requirement) -> NDArray[np.bool_] | Literal[False] | None:
+        """A requirement over the pod slots: a mask, ``False`` (no pod matches) or ``None`` (all do)."""
+        op = req.operator
+        col = self.pod_label_columns.get(req.key)
+        if op in (klabels.Operator.EXISTS, klabels.Operator.DOES_NOT_EXIST):
+            if col is None:
+                return False if op is klabels.Operator.EXISTS else None
+            present: NDArray[np.bool_] = col.codes >= 0
+            return present if op is klabels.Operator.EXISTS else ~present
+        positive = op in (klabels.Operator.IN, klabels.Operator.EQUALS, klabels.Operator.DOUBLE_EQUALS)
+        negative = op in (klabels.Operator.NOT_IN, klabels.Operator.NOT_EQUALS)
+        if positive or negative:
+            codes = [] if col is None else [col.vocab[v] for v in req.values if v in col.vocab]
+            if not codes:
+                return False if positive else None
+            assert col is not None
+            hit: NDArray[np.bool_] = (
+                col.codes == codes[0] if len(codes) == 1 else np.isin(col.codes, np.array(codes, np.int32))
+            )
+            return hit if positive else ~hit
+        # Gt / Lt
+        bound = parse_int64(req.values[0]) if len(req.values) == 1 else None
+        if col is None or bound is None or not col.values:
+            return False
+        ints, ok = col.parsed()
+        safe = np.maximum(col.codes, 0)
+        numbers = ints[safe]
+        beyond = numbers > bound if op is klabels.Operator.GREATER_THAN else numbers < bound
+        compared: NDArray[np.bool_] = (col.codes >= 0) & ok[safe] & beyond
+        return compared
+
+    def count_pods(self, mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Over all node rows: how many of the pods in ``mask`` (over pod slots) each holds."""
+        rows = self.pod_node[mask & (self.pod_node >= 0)]
+        counts: NDArray[np.int64] = np.bincount(rows, minlength=self._capacity).astype(np.int64)
+        return counts
+
+    def affinity_usages(self, kind: int) -> Iterable[AffinityUsage]:
+        """The distinct terms of that kind carried by accounted pods."""
+        return self._usages[kind].values()
+
+    def _index_usage(self, usage: AffinityUsage, *, add: bool) -> None:
+        selector = usage.term.selector
+        if selector.nothing:
+            return  # never matches: never a candidate
+        pinned = next(
+            (
+                r
+                for r in selector.requirements
+                if r.operator
+                in (klabels.Operator.IN, klabels.Operator.EQUALS, klabels.Operator.DOUBLE_EQUALS)
+            ),
+            None,
+        )
+        buckets = (
+            [self._usage_any[usage.kind]]
+            if pinned is None
+            else [self._usage_index[usage.kind].setdefault((pinned.key, v), {}) for v in pinned.values]
+        )
+        for bucket in buckets:
+            if add:
+                bucket[id(usage)] = usage
+            else:
+                del bucket[id(usage)]
+        if not add and pinned is not None:
+            index = self._usage_index[usage.kind]
+            for v in pinned.values:
+                if not index[(pinned.key, v)]:
+                    del index[(pinned.key, v)]
+
+    def affinity_candidates(self, kind: int, pod_labels: Mapping[str, str]) -> list[AffinityUsage]:
+        """The distinct terms of that kind whose selector can match a pod with these labels: those pinning
+        one of its label values (``key=value``, ``key in (...)``) and those pinning none."""
+        found = list(self._usage_any[kind].values())
+        index = self._usage_index[kind]
+        if index:
+            for pair in pod_labels.items():
+                bucket = index.get(pair)
+                if bucket:
+                    found.extend(bucket.values())
+        return found
+
+    def has_affinity(self, kind: int) -> bool:
+        """Whether any accounted pod carries a term of that kind."""
+        return bool(self._usages[kind])
+
     def add_pod(self, pod: Mapping[str, Any], node_name: str) -> None:
         """Account a pod bound to ``node_name`` (confirms an assumed pod); idempotent per pod uid.
 
-        Adding a pod already accounted on that node with the same requests changes nothing; a different
-        node or different requests move or resize its accounting (upstream's ``UpdatePod``).
+        Adding a pod already accounted on that node with the same requests (and labels, namespace,
+        deletion mark, controller and pod affinity) changes nothing; a different node or any other change
+        moves or re-accounts it (upstream's ``UpdatePod``).
         """
         key = pod_key(pod)
         rec = self._pods.get(key)
         if rec is not None and rec.node == node_name:
             rec.assumed = False
-            if rec.requests == pod_requests(pod) and rec.non_zero == non_zero_requests(pod):
+            if (
+                rec.requests == pod_requests(pod)
+                and rec.non_zero == non_zero_requests(pod)
+                and rec.meta == _pod_meta(pod)
+            ):
                 return
         if rec is not None:
             self._detach(key)

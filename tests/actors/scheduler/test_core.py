@@ -146,6 +146,32 @@ MESSAGES: list[tuple[str, list[dict[str, Any]], list[tuple[dict[str, Any], str]]
         f"preemption: 0/3 nodes are available: 3 {NOT_HELPFUL}.",
     ),
     (
+        "pod anti-affinity: the replica's peers hold every node",
+        [node(f"n{i}", labels={"kubernetes.io/hostname": f"n{i}"}) for i in range(3)],
+        [
+            (
+                pod(f"web-{i}")
+                | {"metadata": {"name": f"web-{i}", "uid": f"w{i}", "labels": {"app": "web"}}},
+                f"n{i}",
+            )
+            for i in range(3)
+        ],
+        pod(
+            affinity={
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "labelSelector": {"matchLabels": {"app": "web"}},
+                            "topologyKey": "kubernetes.io/hostname",
+                        }
+                    ]
+                }
+            }
+        ),
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
+        f"preemption: 0/3 nodes are available: 3 {NO_VICTIMS}.",
+    ),
+    (
         "PreFilter narrows to a node that does not fit",
         [node("a", cpu="1"), node("b"), node("c")],
         [],

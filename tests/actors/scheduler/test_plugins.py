@@ -670,11 +670,15 @@ def test_default_profile_order_and_weights() -> None:
         "TaintToleration",
         "NodeAffinity",
         "NodeResourcesFit",
+        "PodTopologySpread",
+        "InterPodAffinity",
     ]
     assert [(p.name, w) for p, w in profile.scores] == [
         ("TaintToleration", 3),
         ("NodeAffinity", 2),
         ("NodeResourcesFit", 1),
+        ("PodTopologySpread", 2),
+        ("InterPodAffinity", 2),
         ("NodeResourcesBalancedAllocation", 1),
     ]
     assert DEFAULT_WEIGHTS["InterPodAffinity"] == 2
@@ -694,10 +698,12 @@ def test_default_profile_takes_extra_plugins_at_their_upstream_place() -> None:
         "TaintToleration",
         "NodeAffinity",
         "NodeResourcesFit",
+        "PodTopologySpread",
         "InterPodAffinity",
         "NodeResourcesBalancedAllocation",
     ]
     assert (extra, 2) in profile.scores
+    assert "InterPodAffinity" not in [p.name for p in profile.filters]  # the fake only scores
 
 
 def test_most_allocated_profile() -> None:
