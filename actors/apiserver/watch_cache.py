@@ -164,6 +164,11 @@ class WatchCache:
     def select(self, filter: Filter) -> list[dict[str, Any]]:
         """Every object that matches, in key order (namespace, then name), as of ``revision``; one
         namespace costs what that namespace holds, not the whole resource."""
+        name = filter.field_selector.requires_exact_match("metadata.name")
+        if name is not None and (not self.kind.namespaced or filter.namespace is not None):
+            # one object by name (a kubelet's own Node): a lookup, not a scan
+            found = self.get(filter.namespace, name)
+            return [found] if found is not None and filter.matches(found, self.kind) else []
         everything = filter.namespace is None
         scope = self.objects if everything else self._namespaces.get(filter.namespace or "", {})
         kind = self.kind

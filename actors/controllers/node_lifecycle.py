@@ -31,6 +31,7 @@ from actors.apiserver import status
 from actors.apiserver.events import NORMAL, EventRecorder
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
+from consensus.client import StoreUnavailable
 from kube import meta
 
 log = logging.getLogger("kubemu.controllers.node_lifecycle")
@@ -40,7 +41,7 @@ GRACE_PERIOD = 40.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 _TAINT_KEYS = (UNREACHABLE, NOT_READY)
-_RETRYABLE = (runtime_errors.ActorError, status.ApiError)
+_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable)
 
 
 @dataclasses.dataclass(slots=True)

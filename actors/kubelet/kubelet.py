@@ -36,13 +36,14 @@ from actors.kubelet import engine, node
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
 from actors.runtime.clock import Timer
+from consensus.client import StoreUnavailable
 from network import cni
 
 log = logging.getLogger("kubemu.kubelet")
 
 _REGISTER_BACKOFF = 0.1
 _REGISTER_BACKOFF_MAX = 7.0
-_RETRYABLE = (runtime_errors.ActorError, status.ApiError)
+_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable)
 
 
 @dataclasses.dataclass(slots=True)
@@ -143,7 +144,7 @@ class Kubelet(Actor):
 
     async def _list_and_watch(self, api: Any) -> None:
         selector = f"spec.nodeName={self.config.name}"
-        listed = await api.call("list_objects", "pods", None, field_selector=selector)
+        listed = await api.call("list_objects", "pods", None, field_selector=selector, resource_version="0")
         current = {pod["metadata"]["uid"] for pod in listed["items"]}
         for uid in [uid for uid in self._pods if uid not in current]:
             self._forget(uid)
@@ -304,7 +305,8 @@ class Kubelet(Actor):
 
     async def _watch_node(self, api: Any) -> None:
         selector = f"metadata.name={self.config.name}"
-        listed = await api.call("list_objects", "nodes", None, field_selector=selector)
+        # from the watch cache (resourceVersion 0): one lookup by name, not a read of every Node
+        listed = await api.call("list_objects", "nodes", None, field_selector=selector, resource_version="0")
         if not listed["items"]:
             self._node_gone()
             return

@@ -129,3 +129,15 @@ def test_a_relist_closes_every_watcher() -> None:
     watcher = cache.watch(Filter(), None, lambda: None)
     cache.replace([pod("x", 9)], 9)
     assert watcher.closed and cache.stats()["watchers"] == 0
+
+
+def test_a_list_by_name_finds_the_object_in_its_namespace_or_across_namespaces() -> None:
+    cache = WatchCache(PODS)
+    cache.replace([pod("a", 2), pod("b", 3)], 3)
+    by_name = fields.convert(fields.parse("metadata.name=a"), PODS)
+    assert [
+        o["metadata"]["name"] for o in cache.select(Filter(namespace="default", field_selector=by_name))
+    ] == ["a"]
+    assert [o["metadata"]["name"] for o in cache.select(Filter(field_selector=by_name))] == ["a"]
+    missing = fields.convert(fields.parse("metadata.name=zz"), PODS)
+    assert cache.select(Filter(namespace="default", field_selector=missing)) == []
