@@ -9,7 +9,9 @@ As upstream's cacher (``staging/src/k8s.io/apiserver/pkg/storage/cacher``):
   (older than the history is ``410 Expired: too old resource version``), or, with no version or ``0``,
   from synthetic ``ADDED`` events for every object that exists now, as upstream does.
 - Each change goes to the watchers that could care about it. Watchers selecting pods by
-  ``spec.nodeName=<node>`` (every kubelet) are indexed by that node, so 10,000 of them cost O(1) per event.
+  ``spec.nodeName=<node>`` (every kubelet) are indexed by that node, and watchers of one object by
+  ``metadata.name`` (every kubelet's watch on its own Node) by that name, so 10,000 of them cost O(1) per
+  event.
   The others are grouped by their filter: a change is converted once per distinct filter (10,000
   kube-proxies watching Services all ask the same), then appended to each watcher's queue.
 - A watcher's ``wake`` is called when its queue goes from empty to not empty (and when it closes); its
@@ -89,7 +91,7 @@ class Watcher:
         self.events: list[Event] = []
         self.closed = False
         self.overflowed = False
-        self.node: str | None = None  # the spec.nodeName index entry, if any
+        self.node: str | None = None  # its index entry, if any: "node:<spec.nodeName>" or "name:<key>"
 
     def take(self) -> list[Event]:
         events, self.events = self.events, []
@@ -236,14 +238,17 @@ class WatchCache:
     # -- dispatch ------------------------------------------------------------------------------------------
 
     def _register(self, watcher: Watcher) -> None:
-        node = (
-            watcher.filter.field_selector.requires_exact_match("spec.nodeName")
-            if self._indexed_by_node
-            else None
-        )
+        selector = watcher.filter.field_selector
+        node = selector.requires_exact_match("spec.nodeName") if self._indexed_by_node else None
+        name = selector.requires_exact_match("metadata.name")
         if node is not None:
-            watcher.node = node
-            self._by_node.setdefault(node, set()).add(watcher)
+            watcher.node = f"node:{node}"
+        elif name is not None and (not self.kind.namespaced or watcher.filter.namespace is not None):
+            watcher.node = (
+                f"name:{watcher.filter.namespace}/{name}" if self.kind.namespaced else f"name:{name}"
+            )
+        if watcher.node is not None:
+            self._by_node.setdefault(watcher.node, set()).add(watcher)
         else:
             self._groups.setdefault(watcher.filter, set()).add(watcher)
 
@@ -271,8 +276,13 @@ class WatchCache:
                     if watcher.closed:
                         overflowed.append(watcher)
         if self._by_node:
-            for node in {_node_of(event.object), _node_of(event.previous)}:
-                for watcher in self._by_node.get(node, ()) if node else ():
+            keys = {f"name:{_key(event.object)}"}
+            if self._indexed_by_node:
+                keys |= {
+                    f"node:{node}" for node in (_node_of(event.object), _node_of(event.previous)) if node
+                }
+            for key in keys:
+                for watcher in self._by_node.get(key, ()):
                     converted = self._convert(event, watcher.filter)
                     if converted is not None:
                         watcher._push(converted)

@@ -32,6 +32,8 @@ from actors.apiserver.events import NORMAL, EventRecorder
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
 from consensus.client import StoreUnavailable
+from consensus.member import RequestTimedOut
+from consensus.raft import ProposalFailed
 from kube import meta
 
 log = logging.getLogger("kubemu.controllers.node_lifecycle")
@@ -41,7 +43,8 @@ GRACE_PERIOD = 40.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 _TAINT_KEYS = (UNREACHABLE, NOT_READY)
-_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable)
+# Failures a component waits out and retries (the apiserver passes the store's own on unchanged).
+_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable, RequestTimedOut, ProposalFailed)
 
 
 @dataclasses.dataclass(slots=True)

@@ -37,13 +37,16 @@ from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
 from actors.runtime.clock import Timer
 from consensus.client import StoreUnavailable
+from consensus.member import RequestTimedOut
+from consensus.raft import ProposalFailed
 from network import cni
 
 log = logging.getLogger("kubemu.kubelet")
 
 _REGISTER_BACKOFF = 0.1
 _REGISTER_BACKOFF_MAX = 7.0
-_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable)
+# Failures a component waits out and retries (the apiserver passes the store's own on unchanged).
+_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable, RequestTimedOut, ProposalFailed)
 
 
 @dataclasses.dataclass(slots=True)

@@ -36,6 +36,8 @@ from actors.scheduler import core
 from actors.scheduler.queue import SchedulingQueue, pod_key
 from actors.scheduler.table import NodeTable
 from consensus.client import StoreUnavailable
+from consensus.member import RequestTimedOut
+from consensus.raft import ProposalFailed
 from kube import meta
 
 log = logging.getLogger("kubemu.scheduler")
@@ -47,7 +49,8 @@ RENEW_DEADLINE = 10.0
 RETRY_PERIOD = 2.0
 MAX_BINDING = 512  # bindings in flight at once
 CYCLES_PER_TURN = 64
-_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable)
+# Failures a component waits out and retries (the apiserver passes the store's own on unchanged).
+_RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable, RequestTimedOut, ProposalFailed)
 
 
 class LostLeadership(Exception):

@@ -141,3 +141,28 @@ def test_a_list_by_name_finds_the_object_in_its_namespace_or_across_namespaces()
     assert [o["metadata"]["name"] for o in cache.select(Filter(field_selector=by_name))] == ["a"]
     missing = fields.convert(fields.parse("metadata.name=zz"), PODS)
     assert cache.select(Filter(namespace="default", field_selector=missing)) == []
+
+
+def test_watchers_of_one_object_by_name_are_indexed() -> None:
+    nodes_kind = kinds.DEFAULT.by_resource("", "v1", "nodes")
+    assert nodes_kind is not None
+    cache = WatchCache(nodes_kind)
+    cache.replace([], 1)
+    woken: list[str] = []
+
+    def waker(name: str) -> Any:
+        return lambda: woken.append(name)
+
+    watchers = {
+        f"node-{i}": cache.watch(
+            Filter(field_selector=fields.convert(fields.parse(f"metadata.name=node-{i}"), nodes_kind)),
+            None,
+            waker(f"node-{i}"),
+        )
+        for i in range(1000)
+    }
+    assert cache.stats()["indexed_watchers"] == 1000
+    cache.apply([("PUT", {"metadata": {"name": "node-5", "resourceVersion": "2"}}, 2)])
+    assert woken == ["node-5"]  # the other 999 were not looked at
+    assert [e.type for e in watchers["node-5"].take()] == [ADDED]
+    assert watchers["node-6"].take() == []
