@@ -30,6 +30,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
 	$(BIN)/kubemu bench actor-messaging --out benchmarks/results/actor_messaging.json
 	$(BIN)/kubemu bench store --out benchmarks/results/store.json
+	$(BIN)/kubemu bench apiserver --out benchmarks/results/apiserver.json
+	$(BIN)/kubemu bench scheduler --out benchmarks/results/scheduler.json
+	$(BIN)/kubemu bench scheduler --nodes 5000 --pods 50000 --workloads basic --out benchmarks/results/scheduler-50k.json
+	$(BIN)/kubemu bench density --out benchmarks/results/density.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
