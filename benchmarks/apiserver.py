@@ -25,7 +25,7 @@ from typing import Any
 
 from actors.runtime.actor import Actor
 from actors.runtime.system import ActorSystem
-from benchmarks.common import percentile, plot_bars, print_table, write_json
+from benchmarks.common import percentile, plot_bars, print_table, start_control_plane, write_json
 from benchmarks.store import ensure_tools, parse_wrk
 from consensus.ports import free_loopback_ports
 
@@ -106,12 +106,8 @@ class Load(Actor):
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from actors.apiserver.server import ApiServer
     from actors.runtime.local import LocalSystem
     from actors.runtime.system import SystemConfig
-    from consensus.client import wait_for_leader
-    from consensus.member import MemberInfo, StoreMember
-    from consensus.raft import RaftConfig
 
     rows: list[dict[str, Any]] = []
     config = SystemConfig(call_timeout=600)
@@ -125,26 +121,10 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(dir=tmp_root) as data:
         async with system:
-            peers = free_loopback_ports(3)
-            members = [
-                MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}")
-                for i, p in enumerate(peers)
-            ]
-            for i, m in enumerate(members):
-                raft = RaftConfig(data_dir=f"{data}/{m.name}")
-                host = f"host-{i}" if args.backend == "ray" else None
-                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft}, host=host)
-            leader = await wait_for_leader(system.ref, [m.name for m in members])
             # On Ray the apiserver and the callers share the leader's host process (a direct await there)
             # and the followers apply in processes of their own.
-            host = f"host-{leader.rpartition('-')[2]}" if args.backend == "ray" else None
             (port,) = free_loopback_ports(1)
-            api = await system.spawn(
-                "apiserver-0",
-                ApiServer,
-                kwargs={"store_members": [m.name for m in members], "port": port},
-                host=host,
-            )
+            api, host = await start_control_plane(system, data, spread=args.backend == "ray", port=port)
             for ns in ("bench", "small", "fan"):
                 await api.call("create", "namespaces", None, {"metadata": {"name": ns}})
             await api.call("create", "configmaps", "bench", configmap("fixed"))

@@ -98,3 +98,28 @@ def plot_bars(path: str | None, rows: list[dict[str, Any]], *, label: str, value
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+async def start_control_plane(
+    system: Any, data_dir: str, *, spread: bool = False, port: int = 0
+) -> tuple[Any, str | None]:
+    """A 3-member store (data under ``data_dir``) and ``apiserver-0`` in ``system``: the apiserver's ref and
+    its host. ``spread``: one Ray host per member (``host-0`` ...), the apiserver on the leader's host."""
+    from actors.apiserver.server import ApiServer
+    from consensus.client import wait_for_leader
+    from consensus.member import MemberInfo, StoreMember
+    from consensus.ports import free_loopback_ports
+    from consensus.raft import RaftConfig
+
+    peers = free_loopback_ports(3)
+    members = [
+        MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}") for i, p in enumerate(peers)
+    ]
+    for i, member in enumerate(members):
+        raft = RaftConfig(data_dir=f"{data_dir}/{member.name}")
+        kwargs = {"members": members, "raft": raft}
+        await system.spawn(member.name, StoreMember, kwargs=kwargs, host=f"host-{i}" if spread else None)
+    leader = await wait_for_leader(system.ref, [m.name for m in members])
+    host = f"host-{leader.rpartition('-')[2]}" if spread else None
+    kwargs = {"store_members": [m.name for m in members], "port": port}
+    return await system.spawn("apiserver-0", ApiServer, kwargs=kwargs, host=host), host

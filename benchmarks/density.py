@@ -22,8 +22,7 @@ import tempfile
 import time
 from typing import Any
 
-from benchmarks.common import print_table, write_json
-from consensus.ports import free_loopback_ports
+from benchmarks.common import print_table, start_control_plane, write_json
 
 
 def _rss_bytes() -> int:
@@ -37,31 +36,16 @@ def _cpu_seconds() -> float:
 
 
 async def measure(nodes: int, seconds: float) -> dict[str, Any]:
-    from actors.apiserver.server import ApiServer
     from actors.kubelet.kubelet import Kubelet
     from actors.kubelet.node import NodeConfig
     from actors.runtime.local import LocalSystem
     from actors.runtime.system import SystemConfig
-    from consensus.client import wait_for_leader
-    from consensus.member import MemberInfo, StoreMember
-    from consensus.raft import RaftConfig
 
     system = LocalSystem(SystemConfig(call_timeout=600))
     tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(dir=tmp_root) as data:
         async with system:
-            peers = free_loopback_ports(3)
-            members = [
-                MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}")
-                for i, p in enumerate(peers)
-            ]
-            for m in members:
-                raft = RaftConfig(data_dir=f"{data}/{m.name}")
-                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft})
-            await wait_for_leader(system.ref, [m.name for m in members])
-            api = await system.spawn(
-                "apiserver-0", ApiServer, kwargs={"store_members": [m.name for m in members], "port": 0}
-            )
+            api, _ = await start_control_plane(system, data)
             await api.call("info")
             await asyncio.sleep(1.0)
             rss_before = _rss_bytes()

@@ -20,8 +20,7 @@ import tempfile
 import time
 from typing import Any
 
-from benchmarks.common import print_table, write_json
-from consensus.ports import free_loopback_ports
+from benchmarks.common import print_table, start_control_plane, write_json
 
 ZONES = ("zone-a", "zone-b", "zone-c")
 
@@ -63,30 +62,15 @@ def pod(i: int, workload: str) -> dict[str, Any]:
 
 
 async def measure(nodes: int, pods: int, workload: str) -> dict[str, Any]:
-    from actors.apiserver.server import ApiServer
     from actors.runtime.local import LocalSystem
     from actors.runtime.system import SystemConfig
     from actors.scheduler.scheduler import Scheduler
-    from consensus.client import wait_for_leader
-    from consensus.member import MemberInfo, StoreMember
-    from consensus.raft import RaftConfig
 
     system = LocalSystem(SystemConfig(call_timeout=600))
     tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(dir=tmp_root) as data:
         async with system:
-            peers = free_loopback_ports(3)
-            members = [
-                MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{p}")
-                for i, p in enumerate(peers)
-            ]
-            for m in members:
-                raft = RaftConfig(data_dir=f"{data}/{m.name}")
-                await system.spawn(m.name, StoreMember, kwargs={"members": members, "raft": raft})
-            await wait_for_leader(system.ref, [m.name for m in members])
-            api = await system.spawn(
-                "apiserver-0", ApiServer, kwargs={"store_members": [m.name for m in members], "port": 0}
-            )
+            api, _ = await start_control_plane(system, data)
 
             async def create_all(resource: str, namespace: str | None, objects: list[dict[str, Any]]) -> None:
                 for start in range(0, len(objects), 256):

@@ -77,6 +77,10 @@ class DeleteOptions:
         return cls(**values)
 
 
+class _StaleCache(Exception):
+    """A write guarded by the watch cache's version lost: the store has a newer object."""
+
+
 class Rest:
     """See the module docstring."""
 
@@ -199,10 +203,8 @@ class Rest:
         cached = cache.get(namespace, name) if cache is not None and cache.ready else None
         try:
             return await self._bind_once(pods, namespace, name, target, cached, dry_run)
-        except status.ApiError as error:
-            if cached is None or error.reason not in ("Conflict", "NotFound") or "assigned" in str(error):
-                raise
-        return await self._bind_once(pods, namespace, name, target, None, dry_run)  # the cache lagged
+        except _StaleCache:
+            return await self._bind_once(pods, namespace, name, target, None, dry_run)
 
     async def _bind_once(
         self,
@@ -237,7 +239,12 @@ class Rest:
         if dry_run:
             return pod
         # Straight to storage, guarded by the version read: spec.nodeName is immutable to updates.
-        return await self.objects.update(pods, pod, int(pod["metadata"]["resourceVersion"]))
+        try:
+            return await self.objects.update(pods, pod, int(pod["metadata"]["resourceVersion"]))
+        except status.ApiError as error:
+            if cached is not None and error.reason in ("Conflict", "NotFound"):
+                raise _StaleCache from error  # the cache lagged the store: read the store once
+            raise
 
     async def _check_namespace(self, kind: kinds.Kind, name: str, namespace: str) -> None:
         """404 for a namespace that does not exist, 403 for one being deleted (upstream's

@@ -6,9 +6,10 @@ the cluster CA, client certificates and RBAC, with ``pki`` holding the admin cer
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import pathlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -22,6 +23,17 @@ from consensus.client import wait_for_leader
 from consensus.member import MemberInfo, StoreMember
 from consensus.ports import free_loopback_ports
 from consensus.raft import RaftConfig
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+    """What ``check`` returns once it is truthy, polling every 20 ms; fails after ``timeout`` wall seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
 
 
 @dataclasses.dataclass

@@ -4,9 +4,8 @@ evicted once their tolerations run out, and it comes back when the kubelet does.
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from actors.controllers import node_lifecycle
 from actors.controllers.node_lifecycle import NodeLifecycleController
 from actors.kubelet.kubelet import Kubelet
 from actors.kubelet.node import NodeConfig
-from tests.actors.apiserver.conftest import Cluster, start_cluster
+from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
 
 SCALE = 100.0
 T = 1_700_000_000.0
@@ -85,16 +84,6 @@ async def cluster(tmp_path: pathlib.Path) -> AsyncIterator[Cluster]:
         yield running
     finally:
         await system.shutdown()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def node_where(cluster: Cluster, ready: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from consensus.client import wait_for_leader
 from consensus.member import MemberInfo, StoreMember
 from consensus.ports import free_loopback_ports
 from consensus.raft import RaftConfig
-from tests.actors.apiserver.conftest import Cluster, start_cluster
+from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
 
 SCALE = 100.0
 
@@ -32,13 +32,6 @@ async def cluster(tmp_path: pathlib.Path) -> AsyncIterator[Cluster]:
         yield running
     finally:
         await system.shutdown()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def start_kubelet(cluster: Cluster, name: str = "node-1", **config: Any) -> None:

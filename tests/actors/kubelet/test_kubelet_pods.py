@@ -4,17 +4,16 @@ its containers stop. The cluster clock runs 100x."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import pathlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from actors.kubelet.kubelet import Kubelet
 from actors.kubelet.node import NodeConfig
-from tests.actors.apiserver.conftest import Cluster, start_cluster
+from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
 
 SCALE = 100.0
 CIDR = "10.244.1.0/24"
@@ -29,16 +28,6 @@ async def cluster(tmp_path: pathlib.Path) -> AsyncIterator[Cluster]:
         yield running
     finally:
         await system.shutdown()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 def a_pod(name: str, *command: str, restart: str = "Always", grace: int = 30) -> dict[str, Any]:

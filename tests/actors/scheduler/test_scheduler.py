@@ -4,9 +4,8 @@ binds. The cluster clock runs 100x."""
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from actors.kubelet.kubelet import Kubelet
 from actors.kubelet.node import NodeConfig
 from actors.scheduler.scheduler import Scheduler
-from tests.actors.apiserver.conftest import Cluster, start_cluster
+from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
 
 SCALE = 100.0
 
@@ -38,16 +37,6 @@ async def cluster(tmp_path: pathlib.Path) -> AsyncIterator[Cluster]:
         yield running
     finally:
         await system.shutdown()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 def a_pod(name: str, cpu: str = "500m", **spec: Any) -> dict[str, Any]:
