@@ -17,6 +17,8 @@ registry (``staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go`
   guarded by that version (retried on conflicts, as upstream retries a patch).
 - delete: preconditions (uid, resourceVersion); an object with finalizers, a scheduled pod with a grace
   period, or a namespace is marked (``deletionTimestamp``) instead of removed; the answer is the object.
+  ``propagationPolicy`` leaves the garbage collector's finalizer on the object (``foregroundDeletion``:
+  dependents go first; ``orphan``: they are released), with upstream's per-kind defaults.
 - list: from the watch cache for ``resourceVersion=0``; otherwise a consistent read from the store (the
   only way to honour ``limit``/``continue`` and exact versions).
 
@@ -32,7 +34,7 @@ from typing import Any
 from actors.apiserver import admission, allocators, status, storage, strategies
 from actors.apiserver.watch_cache import Filter, WatchCache, Watcher
 from actors.runtime.clock import Clock
-from kube import defaults, errors, kinds, meta, validate
+from kube import defaults, errors, kinds, meta, validate, validation_fields
 from kube import patch as json_patches
 from kube import strategic_merge_patch as smp
 
@@ -60,6 +62,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_resource_version: str | None = None
     propagation_policy: str | None = None
+    orphan_dependents: bool | None = None  # the deprecated form of propagation_policy
     dry_run: bool = False
 
     @classmethod
@@ -71,10 +74,61 @@ class DeleteOptions:
             "precondition_uid": preconditions.get("uid"),
             "precondition_resource_version": preconditions.get("resourceVersion"),
             "propagation_policy": body.get("propagationPolicy"),
+            "orphan_dependents": body.get("orphanDependents"),
             "dry_run": bool(body.get("dryRun")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def validate(self) -> None:
+        """422 as upstream's ``ValidateDeleteOptions`` words it, for a policy it does not know."""
+        field_errors = []
+        if self.propagation_policy is not None and self.propagation_policy not in _POLICIES:
+            field_errors.append(
+                validation_fields.not_supported("propagationPolicy", self.propagation_policy, _POLICIES)
+            )
+        if self.propagation_policy is not None and self.orphan_dependents is not None:
+            field_errors.append(
+                validation_fields.invalid(
+                    "propagationPolicy",
+                    self.propagation_policy,
+                    "orphanDependents and deletionPropagation cannot be both set",
+                )
+            )
+        if field_errors:
+            raise status.invalid("DeleteOptions.meta.k8s.io", "", field_errors)
+
+
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+_POLICIES = ("Foreground", "Background", "Orphan")
+
+
+def gc_finalizers(kind: kinds.Kind, md: dict[str, Any], options: DeleteOptions) -> list[str]:
+    """The finalizers a delete leaves on the object for the garbage collector (upstream's
+    ``deletionFinalizersForGarbageCollection``): ``orphan`` to orphan the dependents, ``foregroundDeletion``
+    to delete them first; Background leaves neither. Without a policy, one already asked for stays, else
+    the kind's default applies: Orphan for a core/v1 ReplicationController (for backward compatibility),
+    Background for everything else."""
+    current = [f for f in md.get("finalizers") or [] if isinstance(f, str)]
+    policy = options.propagation_policy
+    if policy is None and options.orphan_dependents is not None:
+        policy = "Orphan" if options.orphan_dependents else "Background"
+    if policy is None:
+        if ORPHAN_FINALIZER in current:
+            policy = "Orphan"
+        elif FOREGROUND_FINALIZER in current:
+            policy = "Foreground"
+        elif kind.group == "" and kind.resource == "replicationcontrollers":
+            policy = "Orphan"
+        else:
+            policy = "Background"
+    kept = [f for f in current if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if policy == "Orphan":
+        kept.append(ORPHAN_FINALIZER)
+    elif policy == "Foreground":
+        kept.append(FOREGROUND_FINALIZER)
+    return kept
 
 
 class _StaleCache(Exception):
@@ -373,6 +427,7 @@ class Rest:
     ) -> tuple[dict[str, Any], int]:
         """(the object as it is after the call, HTTP status): 200 when gone or marked, 202 while a
         foreground deletion waits for dependents (not used yet)."""
+        options.validate()
         for _ in range(_RETRIES):
             old = await self.objects.get(kind, namespace, name)
             md = old["metadata"]
@@ -434,14 +489,23 @@ class Rest:
                 grace = (
                     0  # no kubelet will finish it: gone at once (upstream's pod GC does this for lost nodes)
                 )
+        finalizers = gc_finalizers(kind, md, options)
         if md.get("deletionTimestamp"):
-            if is_pod and grace == 0 and not md.get("finalizers"):
+            if is_pod and grace == 0 and not finalizers:
                 return None  # a force delete of a terminating pod
+            if finalizers != (md.get("finalizers") or []):
+                changed = meta.deep_copy(obj)  # a later delete may change its mind about the dependents
+                changed["metadata"]["finalizers"] = finalizers
+                return changed
             return obj
-        if not md.get("finalizers") and not is_namespace and grace == 0:
+        if not finalizers and not is_namespace and grace == 0:
             return None
         marked = meta.deep_copy(obj)
         mmd = marked["metadata"]
+        if finalizers:
+            mmd["finalizers"] = finalizers
+        else:
+            mmd.pop("finalizers", None)
         mmd["deletionTimestamp"] = meta.now_rfc3339(self.clock.now() + grace)
         mmd["deletionGracePeriodSeconds"] = grace
         if is_namespace:

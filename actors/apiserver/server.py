@@ -438,7 +438,10 @@ class ApiServer(Actor):
                 for obj in cache.select(inside):
                     try:
                         await self.rest.delete(
-                            kind, name, obj["metadata"]["name"], rest.DeleteOptions(grace_period_seconds=0)
+                            kind,
+                            name,
+                            obj["metadata"]["name"],
+                            rest.DeleteOptions(grace_period_seconds=0, propagation_policy="Background"),
                         )
                     except status.ApiError as error:
                         if error.reason != "NotFound":
@@ -608,12 +611,16 @@ class ApiServer(Actor):
         name: str,
         *,
         grace_period_seconds: int | None = None,
+        precondition_uid: str | None = None,
         precondition_resource_version: str | None = None,
+        propagation_policy: str | None = None,
     ) -> dict[str, Any]:
         assert self.rest is not None
         options = rest.DeleteOptions(
             grace_period_seconds=grace_period_seconds,
+            precondition_uid=precondition_uid,
             precondition_resource_version=precondition_resource_version,
+            propagation_policy=propagation_policy,
         )
         obj, _ = await self.rest.delete(self.kind(resource), namespace, name, options)
         return obj

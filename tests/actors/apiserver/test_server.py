@@ -332,3 +332,81 @@ async def test_the_store_is_compacted_one_interval_behind(tmp_path: Any) -> None
         assert got["data"] == {"v": "3"}
     finally:
         await system.shutdown()
+
+
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "finalizers"),
+    [
+        ("?propagationPolicy=Foreground", ["foregroundDeletion"]),
+        ("?propagationPolicy=Orphan", ["orphan"]),
+    ],
+    ids=["foreground", "orphan"],
+)
+async def test_a_delete_asking_for_foreground_or_orphan_leaves_the_object_for_the_garbage_collector(
+    cluster: Cluster, query: str, finalizers: list[str]
+) -> None:
+    await request(cluster, "POST", "/apis/apps/v1/namespaces/default/deployments", DEPLOYMENT)
+    code, deleted = await request(
+        cluster, "DELETE", "/apis/apps/v1/namespaces/default/deployments/web" + query
+    )
+    assert code == 200 and deleted["metadata"]["finalizers"] == finalizers
+    code, still = await request(cluster, "GET", "/apis/apps/v1/namespaces/default/deployments/web")
+    assert code == 200 and still["metadata"]["deletionTimestamp"]
+    # the garbage collector takes its finalizer off when it is done: then the object goes
+    patch = json.dumps({"metadata": {"finalizers": None}})
+    headers = {"Content-Type": "application/merge-patch+json"}
+    code, _ = await request(
+        cluster, "PATCH", "/apis/apps/v1/namespaces/default/deployments/web", patch, headers=headers
+    )
+    assert code == 200
+    code, _ = await request(cluster, "GET", "/apis/apps/v1/namespaces/default/deployments/web")
+    assert code == 404
+
+
+async def test_a_background_delete_removes_at_once_and_a_v1_replication_controller_orphans_by_default(
+    cluster: Cluster,
+) -> None:
+    await request(cluster, "POST", "/apis/apps/v1/namespaces/default/deployments", DEPLOYMENT)
+    code, _ = await request(cluster, "DELETE", "/apis/apps/v1/namespaces/default/deployments/web")
+    assert code == 200
+    code, _ = await request(cluster, "GET", "/apis/apps/v1/namespaces/default/deployments/web")
+    assert code == 404
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "rc"},
+        "spec": {"selector": {"app": "rc"}, "template": DEPLOYMENT["spec"]["template"]},  # type: ignore[index]
+    }
+    rc["spec"]["template"] = {**rc["spec"]["template"], "metadata": {"labels": {"app": "rc"}}}  # type: ignore[index]
+    code, _ = await request(cluster, "POST", "/api/v1/namespaces/default/replicationcontrollers", rc)
+    assert code == 201
+    code, deleted = await request(cluster, "DELETE", "/api/v1/namespaces/default/replicationcontrollers/rc")
+    assert code == 200 and deleted["metadata"]["finalizers"] == ["orphan"]
+
+
+async def test_an_unknown_propagation_policy_is_refused_and_nothing_is_deleted(cluster: Cluster) -> None:
+    await request(cluster, "POST", "/apis/apps/v1/namespaces/default/deployments", DEPLOYMENT)
+    code, body = await request(
+        cluster, "DELETE", "/apis/apps/v1/namespaces/default/deployments/web?propagationPolicy=Sometimes"
+    )
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert body["message"] == (
+        'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Sometimes": '
+        'supported values: "Foreground", "Background", "Orphan"'
+    )
+    code, _ = await request(cluster, "GET", "/apis/apps/v1/namespaces/default/deployments/web")
+    assert code == 200
