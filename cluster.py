@@ -170,6 +170,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 async def _up(args: argparse.Namespace) -> int:
+    from actors.addons.metrics_server import MetricsServer
     from actors.apiserver.server import ApiServer
     from actors.controllers.node_lifecycle import NodeLifecycleController
     from actors.kubelet.node_manager import NodeManager
@@ -239,6 +240,7 @@ async def _up(args: argparse.Namespace) -> int:
             print(f" ✓ apiserver: {server}")
             await system.spawn("node-lifecycle-controller", NodeLifecycleController)
             await system.spawn("scheduler", Scheduler)
+            await system.spawn("metrics-server", MetricsServer)
             if nodes:
                 await _start_nodes(system, nodes)
             manager = NodeManager(system, cidrs=cidrs)

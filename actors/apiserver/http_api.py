@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from actors.apiserver import discovery, openapi, rest, status, tables
+from actors.apiserver import discovery, openapi, proxies, rest, status, tables
 from actors.apiserver.watch_cache import BOOKMARK, ERROR, Filter
 from consensus import http_server as hs
 from consensus.client import StoreUnavailable
@@ -69,6 +69,9 @@ class HttpApi:
         review: Callable[[Any, str, str | None, dict[str, Any]], dict[str, Any]] | None = None,
         admin: Callable[[str, str, Any], Awaitable[tuple[int, Any]]] | None = None,
         issue_token: Callable[[str, str, Any], Awaitable[dict[str, Any]]] | None = None,
+        aggregated: Callable[[str, kinds.Kind, str | None, str | None, dict[str, str]], Awaitable[Any]]
+        | None = None,
+        pod_logs: Callable[[str, str, dict[str, str]], Awaitable[bytes]] | None = None,
     ) -> None:
         self.rest = rest
         self.registry = registry
@@ -82,6 +85,8 @@ class HttpApi:
         self.review = review
         self.admin = admin
         self.issue_token = issue_token
+        self.aggregated = aggregated  # metrics.k8s.io, as kube-aggregator proxies it to metrics-server
+        self.pod_logs = pod_logs  # pods/log, as the apiserver proxies it to the pod's kubelet
         self.requests: collections.Counter[tuple[str, str, int]] = collections.Counter()
         self.watches = 0
         self._openapi_cache: dict[str, bytes] = {}
@@ -208,6 +213,12 @@ class HttpApi:
             if not isinstance(body, dict):
                 raise status.bad_request("the body must be an object")
             return _json(self._review(user, kind, namespace, body), 201)
+        if kind.group in _AGGREGATED_GROUPS:
+            if verb not in ("get", "list"):
+                raise status.method_not_supported(kind, verb)
+            if self.aggregated is None:
+                raise proxies.unavailable(kind)
+            return _json(await self.aggregated(verb, kind, namespace, name, request.query))
         return await self._resource(request, kind, namespace, name, subresource, verb)
 
     def _review(
@@ -311,7 +322,12 @@ class HttpApi:
             if subresource == "scale":
                 return self._object(request, kind, _scale(kind, await api.get(kind, namespace, name)))
             if subresource == "log":
-                return hs.Response(body=b"", content_type="text/plain")
+                assert namespace is not None
+                if self.pod_logs is None:
+                    return hs.Response(body=b"", content_type="text/plain")
+                return hs.Response(
+                    body=await self.pod_logs(namespace, name, request.query), content_type="text/plain"
+                )
             return self._object(request, kind, await api.get(kind, namespace, name))
         if verb in ("list", "watch"):
             options = _list_options(kind, query)
@@ -593,6 +609,9 @@ def _dry_run(query: dict[str, str]) -> bool:
     if value != "All":
         raise status.bad_request(f'Invalid value: "{value}": supported values: "All"')
     return True
+
+
+_AGGREGATED_GROUPS = ("metrics.k8s.io",)
 
 
 def _int_query(query: dict[str, str], name: str) -> int | None:

@@ -30,7 +30,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from actors.apiserver import allocators, authn, rbac, rest, status, storage
+from actors.apiserver import allocators, authn, proxies, rbac, rest, status, storage
 from actors.apiserver.http_api import HttpApi
 from actors.apiserver.security import Security
 from actors.apiserver.watch_cache import DELETED, Filter, WatchCache, Watcher
@@ -113,6 +113,7 @@ class ApiServer(Actor):
         compaction_interval: float = 300.0,
         pki_dir: str | None = None,
         token_file: str | None = None,
+        metrics_server: str = "metrics-server",
     ) -> None:
         """``pki_dir``: serve HTTPS with ``apiserver.crt`` and authenticate and authorise every request
         (client certificates, the static ``token_file``, RBAC); None serves plain HTTP to anyone."""
@@ -129,6 +130,7 @@ class ApiServer(Actor):
         self._compact_next = 0  # the revision the next compaction goes to
         self.pki_dir = pki_dir
         self.token_file = token_file
+        self.metrics_server = metrics_server  # the actor behind metrics.k8s.io
         self.security: Security | None = None
         self.caches: dict[kinds.Kind, WatchCache] = {}
         self._store_watches: dict[int, _StoreWatch] = {}  # by tag
@@ -193,6 +195,8 @@ class ApiServer(Actor):
             admin=self._admin,
             issue_token=self._issue_token if self.pki_dir is not None else None,
             ready=lambda: self.ready,
+            aggregated=self._aggregated,
+            pod_logs=self._pod_logs,
         )
         self.http = hs.HttpServer(
             self.api.handle, host=self.host, port=self.port, ssl_context=self.ssl_context
@@ -501,6 +505,19 @@ class ApiServer(Actor):
             "spec": spec,
             "status": {"token": token, "expirationTimestamp": meta.now_rfc3339(now + seconds)},
         }
+
+    # -- what other components answer (pods/log, metrics.k8s.io) ---------------------------------------------
+
+    async def _pod_logs(self, namespace: str, name: str, query: dict[str, str]) -> bytes:
+        assert self.rest is not None
+        return await proxies.pod_logs(
+            self.rest, self.kind("pods"), self.ref, self.clock.now(), namespace, name, query
+        )
+
+    async def _aggregated(
+        self, verb: str, kind: kinds.Kind, namespace: str | None, name: str | None, query: dict[str, str]
+    ) -> Any:
+        return await proxies.aggregated(self.ref(self.metrics_server), verb, kind, namespace, name, query)
 
     # -- the admin endpoint's relay to the fault desk (chaos.fault_desk) ------------------------------------
 
