@@ -30,9 +30,10 @@ were checked one at a time: the nodes that get a verdict are those before the fe
 number needed (upstream checks 16 nodes at a time, so it may judge a few more). Nodes are searched in table
 row order, not upstream's zone-interleaved node tree.
 
-Deviation: the preemption part assumes no node has a lower-priority pod to evict (the table does not track
-priorities, so preemption itself is not emulated and a node it could have freed reads "No preemption
-victims found for incoming pod").
+The preemption part of the message is what ``DefaultPreemption`` says when no node has a lower-priority pod
+to evict (the table does not track priorities). ``preemption.preempt`` runs the PostFilter itself from the
+``Decision`` (``filter_message``, ``potential_nodes``) and gives the message to record instead, the same text
+whenever it finds no victim.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class Decision:
     ``PodScheduled`` condition's message). ``feasible`` counts the feasible nodes found, ``evaluated`` the
     nodes that got a verdict (upstream's ``EvaluatedNodes``); ``unschedulable_plugins`` names the plugins
     that rejected a node.
+
+    When no node fits (upstream's ``FitError``), ``filter_message`` is the message without PostFilter's
+    part and ``potential_nodes`` names, in node order, the nodes rejected as ``Unschedulable`` rather than
+    ``UnschedulableAndUnresolvable``: where evicting pods might help (``NodesForStatusCode(Unschedulable)``).
     """
 
     node: str | None
@@ -79,6 +84,8 @@ class Decision:
     evaluated: int = 0
     message: str | None = None
     unschedulable_plugins: frozenset[str] = frozenset()
+    filter_message: str | None = None
+    potential_nodes: tuple[str, ...] = ()
 
 
 def num_feasible_nodes_to_find(percentage_of_nodes_to_score: int, num_all_nodes: int) -> int:
@@ -107,9 +114,12 @@ def fit_error_message(
         histogram = sorted(f"{count} {reason}" for reason, count in reasons.items())
         if histogram:
             message += f" {', '.join(histogram)}."
-    if post_filter_message:
-        message += f" {post_filter_message}"
-    return message
+    return with_post_filter(message, post_filter_message)
+
+
+def with_post_filter(filter_message: str, post_filter_message: str) -> str:
+    """A ``FitError`` message with PostFilter's part (``preemption: ...``) appended, when there is one."""
+    return f"{filter_message} {post_filter_message}" if post_filter_message else filter_message
 
 
 def preemption_message(pod: PodInfo, num_all_nodes: int, unresolvable: int, resolvable: int) -> str:
@@ -129,8 +139,14 @@ _DEFAULT_PROFILE = default_profile()
 
 def _rejected(pod: PodInfo, n: int, message: str, plugins: frozenset[str], preemption: bool) -> Decision:
     post = preemption_message(pod, n, unresolvable=n, resolvable=0) if preemption else ""
-    text = fit_error_message(n, {}, pre_filter_message=message, post_filter_message=post)
-    return Decision(node=None, feasible=0, message=text, unschedulable_plugins=plugins)
+    text = fit_error_message(n, {}, pre_filter_message=message)
+    return Decision(
+        node=None,
+        feasible=0,
+        message=with_post_filter(text, post),
+        unschedulable_plugins=plugins,
+        filter_message=text,
+    )
 
 
 def schedule_one(
@@ -142,12 +158,14 @@ def schedule_one(
     state: SchedulerState | None = None,
     profile: Profile | None = None,
     preemption: bool = True,
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Decision:
     """Pick a node for ``pod`` among ``table``'s nodes, as upstream's scheduling algorithm.
 
     ``state`` carries the rotating search start between calls (a fresh state starts at the first node);
     ``profile`` defaults to upstream's default profile; ``preemption`` adds ``DefaultPreemption``'s part of
-    the message when no node fits.
+    the message when no node fits; ``namespace_labels`` (namespace name to labels, from a namespace
+    informer) is what pod affinity terms' ``namespaceSelector`` reads.
     """
     prof = _DEFAULT_PROFILE if profile is None else profile
     cursor = SchedulerState() if state is None else state
@@ -155,7 +173,7 @@ def schedule_one(
     n = len(all_rows)
     if n == 0:
         return Decision(node=None, feasible=0, message=NO_NODES_AVAILABLE)
-    info = PodInfo.from_pod(pod)
+    info = PodInfo.from_pod(pod, namespace_labels=namespace_labels)
 
     active: list[FilterPlugin] = []
     allowed: frozenset[str] | None = None
@@ -227,7 +245,7 @@ def schedule_one(
     cursor.next_start_node_index = (cursor.next_start_node_index + evaluated) % n
 
     if len(feasible_at) == 0:
-        return _fit_error(info, n, active, results, nodes, filtered_out, preemption)
+        return _fit_error(info, table, active, results, nodes, filtered_out, preemption)
     chosen = nodes[(feasible_at + start) % m] if start else nodes[feasible_at]
     if len(chosen) == 1:
         return Decision(node=table.name_at(int(chosen[0])), feasible=1, evaluated=evaluated)
@@ -243,7 +261,7 @@ def schedule_one(
 
 def _fit_error(
     pod: PodInfo,
-    n: int,
+    table: NodeTable,
     active: list[FilterPlugin],
     results: list[FilterResult],
     nodes: NDArray[np.intp],
@@ -251,7 +269,9 @@ def _fit_error(
     preemption: bool,
 ) -> Decision:
     """The message when no node passed: every node got a verdict, from the first plugin rejecting it."""
+    n = len(table)
     reasons: dict[str, int] = {}
+    potential: list[NDArray[np.intp]] = []
     unresolvable = resolvable = 0
     plugins: set[str] = set()
     if filtered_out:
@@ -273,17 +293,21 @@ def _fit_error(
             for reason in result.reasons[code]:
                 reasons[reason] = reasons.get(reason, 0) + count
         if result.unresolvable_codes is not None:  # the status differs by reason (the inter-pod plugins)
-            hard = int(np.isin(codes, np.fromiter(result.unresolvable_codes, np.intp)).sum())
+            soft = mine[~np.isin(codes, np.fromiter(result.unresolvable_codes, np.intp))]
         else:
-            hard = len(mine) if plugin.unresolvable else 0
-        unresolvable += hard
-        resolvable += len(mine) - hard
+            soft = mine[:0] if plugin.unresolvable else mine
+        potential.append(soft)
+        unresolvable += len(mine) - len(soft)
+        resolvable += len(soft)
     post = preemption_message(pod, n, unresolvable, resolvable) if preemption else ""
-    message = fit_error_message(n, reasons, post_filter_message=post)
+    message = fit_error_message(n, reasons)
+    rows = np.sort(np.concatenate(potential)) if potential else ()
     return Decision(
         node=None,
         feasible=0,
         evaluated=len(nodes) + filtered_out,
-        message=message,
+        message=with_post_filter(message, post),
         unschedulable_plugins=frozenset(plugins),
+        filter_message=message,
+        potential_nodes=tuple(table.name_at(int(row)) for row in rows),
     )

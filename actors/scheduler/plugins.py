@@ -50,11 +50,13 @@ nodes. What each plugin emulates, with upstream's wording:
   then with "node(s) didn't match pod anti-affinity rules" when a pod matching a required anti-affinity term
   is in its domain; then with "node(s) didn't satisfy existing pods anti-affinity rules" when an existing
   pod's required anti-affinity term matches the pod and the node shares that pod's domain. A term selects by
-  ``labelSelector`` (absent: nothing) in ``namespaces``, the pod's own namespace by default, or those a
-  ``namespaceSelector`` selects (``{}``: all). Scores sum, per node, the weights of the preferred terms
-  matching pods in its domains (anti-affinity subtracting), plus for the existing pods' terms that match the
-  pod: required affinity ``hardPodAffinityWeight`` (1), preferred affinity ``+weight``, preferred
-  anti-affinity ``-weight``; normalised min-max, ``int(100 * (s - min) / (max - min))``.
+  ``labelSelector`` (absent: nothing) in ``namespaces`` and in the namespaces whose labels its
+  ``namespaceSelector`` matches (``{}``: all namespaces); with neither, in the owning pod's own namespace.
+  Namespace labels are an input of the cycle (``PodInfo.namespace_labels``). Scores sum, per node, the
+  weights of the preferred terms matching pods in its domains (anti-affinity subtracting), plus for the
+  existing pods' terms that match the pod: required affinity ``hardPodAffinityWeight`` (1), preferred
+  affinity ``+weight``, preferred anti-affinity ``-weight``; normalised min-max,
+  ``int(100 * (s - min) / (max - min))``.
 
 The two inter-pod plugins never walk pods or nodes in Python: the table keeps pods as columns (a selector is
 a few comparisons over every pod slot, ``np.bincount`` gives pods per node) and interns the existing pods'
@@ -66,9 +68,8 @@ Every filter but ``NodeResourcesFit``, ``PodTopologySpread`` and ``InterPodAffin
 ``UnschedulableAndUnresolvable`` (preemption cannot help); ``NodeResourcesFit`` as ``Unschedulable`` (v1.31;
 v1.34 made it unresolvable when the pod exceeds the node's allocatable outright). The inter-pod plugins
 return either, by reason: only a pod affinity miss and a missing topology label are unresolvable
-(``FilterResult.unresolvable_codes``); the message built in ``core`` still counts by the plugin's
-``unresolvable`` flag, false for both, so those two reasons read "No preemption victims found for incoming
-pod" where upstream says "Preemption is not helpful for scheduling".
+(``FilterResult.unresolvable_codes``), which ``core`` and ``preemption`` read. ``reads_pods`` says whether
+a filter's verdict can change when pods leave a node: preemption re-runs those filters on what is left.
 
 The default profile is upstream's default plugin set (``getDefaultPlugins``, less the queue-sort, gating
 and binding plugins), in its order and with its score weights (``DEFAULT_PLUGINS``, ``DEFAULT_WEIGHTS``);
@@ -79,13 +80,14 @@ Deviations: preferred terms that do not parse are ignored (upstream fails the sc
 ``RequestedToCapacityRatio`` strategy, extended resources (in filters and scores) and
 ``NodeAffinityArgs.addedAffinity`` are not supported; scores may name cpu, memory and ephemeral-storage.
 Pod (anti-)affinity terms and spread selectors that do not parse select nothing (upstream rejects the pod or
-fails the cycle). Namespace labels come from ``InterPodAffinity(namespace_labels=...)`` (the default profile
-has none, so every namespace reads as unlabelled: ``namespaceSelector: {}`` means all namespaces, a
-non-empty one only those it matches without labels). The system default spreading selects the pods with the
-same controlling ReplicaSet, StatefulSet or ReplicationController (by ``ownerReferences`` uid), not the
-union of the selectors of the pod's Services and controller: pods selected only by a Service are not spread
-by default. ``PreFilter`` skips and ``PreScore`` skips are read off the outcome (a plugin with nothing to say
-contributes nothing), and the preemption-time ``AddPod``/``RemovePod`` extensions are not emulated.
+fails the cycle). Without namespace labels (neither the cycle's nor those given to ``InterPodAffinity``) every
+namespace reads as unlabelled: ``namespaceSelector: {}`` still means all namespaces, a non-empty one only
+those it matches without labels. The system default spreading selects the pods with the same controlling
+ReplicaSet, StatefulSet or ReplicationController (by ``ownerReferences`` uid), not the union of the
+selectors of the pod's Services and controller: pods selected only by a Service are not spread by default.
+``PreFilter`` skips and ``PreScore`` skips are read off the outcome (a plugin with nothing to say contributes
+nothing); the preemption-time ``AddPod``/``RemovePod`` extensions are not needed, as the filters
+read the table afresh after ``preemption`` takes pods off it.
 """
 
 from __future__ import annotations
@@ -381,6 +383,9 @@ class PodInfo:
     spread_soft: tuple[SpreadConstraint, ...] = ()
     spread_explicit: bool = False
     controller: str | None = None
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None
+    """The cluster's namespaces and their labels at this cycle (the scheduler's namespace informer), which
+    ``InterPodAffinity`` reads for ``namespaceSelector``; ``None``: not known (see ``InterPodAffinity``)."""
 
     @property
     def affinity_namespace(self) -> str:
@@ -388,7 +393,9 @@ class PodInfo:
         return self.namespace or "default"
 
     @classmethod
-    def from_pod(cls, pod: Mapping[str, Any]) -> PodInfo:
+    def from_pod(
+        cls, pod: Mapping[str, Any], *, namespace_labels: Mapping[str, Mapping[str, str]] | None = None
+    ) -> PodInfo:
         meta: Mapping[str, Any] = pod.get("metadata") or {}
         spec: Mapping[str, Any] = pod.get("spec") or {}
         status: Mapping[str, Any] = pod.get("status") or {}
@@ -431,6 +438,7 @@ class PodInfo:
             spread_soft=spread_constraints(spread, pod_labels, SCHEDULE_ANYWAY),
             spread_explicit=bool(spread),
             controller=controller_uid(pod),
+            namespace_labels=namespace_labels,
         )
 
 
@@ -495,6 +503,10 @@ class FilterPlugin(Plugin, abc.ABC):
     unresolvable: bool = True
     """Whether a rejection is ``UnschedulableAndUnresolvable`` (preemption cannot help)."""
 
+    reads_pods: bool = True
+    """Whether the verdict depends on the pods already on nodes, so that evicting some may change it (the
+    node-only plugins say no; a plugin that does not say is assumed to). Preemption re-runs such filters."""
+
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         return PASS
 
@@ -531,6 +543,7 @@ def default_normalize(scores: NDArray[np.int64], reverse: bool) -> NDArray[np.in
 
 class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
+    reads_pods = False
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         if tolerated(pod.tolerations, UNSCHEDULABLE_TAINT_KEY, "", NO_SCHEDULE):
@@ -543,6 +556,7 @@ class NodeUnschedulable(FilterPlugin):
 
 class NodeName(FilterPlugin):
     name = "NodeName"
+    reads_pods = False
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         return PASS if pod.node_name else SKIP
@@ -570,6 +584,7 @@ def untolerated_taints(
 
 class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
+    reads_pods = False
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         return PASS if table.taint_keys else SKIP
@@ -608,6 +623,7 @@ class TaintToleration(FilterPlugin, ScorePlugin):
 
 class NodeAffinity(FilterPlugin, ScorePlugin):
     name = "NodeAffinity"
+    reads_pods = False
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         if pod.required_raw is None and pod.node_selector is None:
@@ -652,7 +668,7 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
         return default_normalize(raw, reverse=False)
 
 
-_FIT_REASONS: tuple[tuple[str, ...], ...] = tuple(
+FIT_REASONS: tuple[tuple[str, ...], ...] = tuple(
     tuple(
         reason
         for bit, reason in enumerate(
@@ -662,6 +678,38 @@ _FIT_REASONS: tuple[tuple[str, ...], ...] = tuple(
     )
     for code in range(16)
 )
+"""``NodeResourcesFit``'s reasons by the code ``fit_codes`` gives (bit 0 pods, 1 cpu, 2 memory, 3 storage)."""
+
+Columns = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+"""Per-node amounts of pods, millicores, memory bytes and ephemeral-storage bytes."""
+
+
+def fit_codes(requests: Resources, allocatable: Columns, requested: Columns) -> NDArray[np.intp]:
+    """Per node, ``NodeResourcesFit``'s verdict on a pod (upstream's ``fitsRequest``): an index into
+    ``FIT_REASONS``, 0 when it fits. One more pod must not exceed the allocatable pods; a resource the pod
+    requests none of is not checked. Preemption calls it with the requests of the pods it would evict taken
+    off."""
+    alloc_pods, alloc_cpu, alloc_memory, alloc_ephemeral = allocatable
+    used_pods, used_cpu, used_memory, used_ephemeral = requested
+    codes: NDArray[np.intp] = (used_pods >= alloc_pods).astype(np.intp)
+    for bit, want, alloc, used in (
+        (2, requests.milli_cpu, alloc_cpu, used_cpu),
+        (4, requests.memory, alloc_memory, used_memory),
+        (8, requests.ephemeral_storage, alloc_ephemeral, used_ephemeral),
+    ):
+        if want > 0:
+            codes |= (alloc - used < want).astype(np.intp) * bit
+    return codes
+
+
+def allocatable_columns(table: NodeTable) -> Columns:
+    """The table's allocatable pods, cpu, memory and ephemeral-storage, per row."""
+    return table.alloc_pods, table.alloc_cpu, table.alloc_memory, table.alloc_ephemeral
+
+
+def requested_columns(table: NodeTable) -> Columns:
+    """What the pods on each row request (pods, cpu, memory, ephemeral-storage), per row."""
+    return table.req_pods, table.req_cpu, table.req_memory, table.req_ephemeral
 
 
 def _allocated(
@@ -712,27 +760,12 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         self.resources = tuple(resources)
 
     def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
-        r = pod.requests
-        checks = [
-            (bit, want, alloc, used)
-            for bit, want, alloc, used in (
-                (2, r.milli_cpu, table.alloc_cpu, table.req_cpu),
-                (4, r.memory, table.alloc_memory, table.req_memory),
-                (8, r.ephemeral_storage, table.alloc_ephemeral, table.req_ephemeral),
-            )
-            if want > 0
-        ]
-        failed = table.req_pods >= table.alloc_pods  # one more pod would exceed allocatable pods
-        for _, want, alloc, used in checks:
-            failed |= alloc - used < want
+        codes = fit_codes(pod.requests, allocatable_columns(table), requested_columns(table))
 
         def insufficient(rows: NDArray[np.intp]) -> NDArray[np.intp]:
-            codes = (table.req_pods[rows] >= table.alloc_pods[rows]).astype(np.intp)
-            for bit, want, alloc, used in checks:
-                codes |= (alloc[rows] - used[rows] < want).astype(np.intp) * bit
-            return codes
+            return codes[rows]
 
-        return FilterResult(failed=failed, reasons=_FIT_REASONS, code_of=insufficient)
+        return FilterResult(failed=codes > 0, reasons=FIT_REASONS, code_of=insufficient)
 
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
         total = np.zeros(len(rows), np.int64)
@@ -808,10 +841,13 @@ def _topology_totals(table: NodeTable, key: str, per_node: NDArray[np.int64]) ->
 class InterPodAffinity(FilterPlugin, ScorePlugin):
     """upstream's ``InterPodAffinity`` (see the module docstring).
 
-    ``namespace_labels`` gives namespaces' labels for ``namespaceSelector``; without it every namespace reads
-    as unlabelled, so ``{}`` selects all namespaces and a non-empty selector only those it matches without
-    labels (``DoesNotExist``, ``NotIn``). The namespaces a selector can list are those of ``namespace_labels``
-    and of the pods in the table.
+    A term's namespaces are ``term.namespaces`` plus those whose labels its ``namespaceSelector`` matches
+    (``{}``: every namespace; absent, with no ``namespaces`` either: the owning pod's own). Namespace labels
+    are the cycle's (``PodInfo.namespace_labels``, which ``core.schedule_one(namespace_labels=...)`` sets
+    from the scheduler's namespace informer), else the ``namespace_labels`` given here; a namespace missing
+    from them reads as unlabelled, so without any ``{}`` still selects all namespaces and a non-empty
+    selector only those it matches without labels (``DoesNotExist``, ``NotIn``). The namespaces a selector
+    can list are those of the namespace labels and of the pods in the table.
     """
 
     name = "InterPodAffinity"
@@ -825,17 +861,21 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         self.namespace_labels = namespace_labels
         self.hard_pod_affinity_weight = hard_pod_affinity_weight
 
-    def _labels_of(self, namespace: str) -> Mapping[str, str]:
-        return (self.namespace_labels or {}).get(namespace) or {}
+    def _namespace_labels(self, pod: PodInfo) -> Mapping[str, Mapping[str, str]]:
+        """The namespace labels this cycle reads: the cycle's, else the plugin's own, else none."""
+        if pod.namespace_labels is not None:
+            return pod.namespace_labels
+        return self.namespace_labels or {}
 
-    def _merged(self, term: AffinityTerm, table: NodeTable) -> AffinityTerm:
+    def _merged(self, term: AffinityTerm, table: NodeTable, pod: PodInfo) -> AffinityTerm:
         """``mergeAffinityTermNamespacesIfNotEmpty``: a non-empty namespace selector becomes the names it
-        selects."""
+        selects, added to ``term.namespaces``."""
         selector = term.namespace_selector
         if selector.empty or selector.nothing:
             return term
-        known = dict.fromkeys([*(self.namespace_labels or {}), *table.pod_namespaces()])
-        chosen = {ns for ns in known if selector.matches(self._labels_of(ns))}
+        all_labels = self._namespace_labels(pod)
+        known = dict.fromkeys([*all_labels, *table.pod_namespaces()])
+        chosen = {ns for ns in known if selector.matches(all_labels.get(ns) or {})}
         namespaces = term.namespaces | chosen
         return dataclasses.replace(term, namespaces=namespaces, namespace_selector=labels.NOTHING)
 
@@ -859,7 +899,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         existing_failed = np.zeros(n, np.bool_)
 
         # the existing pods' required anti-affinity terms that match this pod, by topology key
-        ns_labels = self._labels_of(namespace)
+        ns_labels = self._namespace_labels(pod).get(namespace) or {}
         by_key: dict[str, NDArray[np.int64]] = {}
         for usage in table.affinity_candidates(REQUIRED_ANTI_AFFINITY, pod.pod_labels):
             if usage.rows and usage.term.matches(namespace, pod.pod_labels, ns_labels):
@@ -871,7 +911,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
                 existing_failed |= totals > 0
 
         # this pod's required affinity: a node needs every topology key, and pods matching all terms there
-        required = [self._merged(t, table) for t in pod.pod_affinity.required]
+        required = [self._merged(t, table, pod) for t in pod.pod_affinity.required]
         if required:
             matching = self._pods_of(required[0], table)
             for term in required[1:]:
@@ -893,7 +933,7 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
                 affinity_failed |= ~exists
 
         # this pod's required anti-affinity: no matching pod in the node's domain of any term
-        for term in (self._merged(t, table) for t in pod.pod_affinity.required_anti):
+        for term in (self._merged(t, table, pod) for t in pod.pod_affinity.required_anti):
             totals = _topology_totals(table, term.topology_key, table.count_pods(self._pods_of(term, table)))
             if totals is not None:
                 anti_failed |= totals > 0
@@ -943,13 +983,13 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         # this pod's preferred terms, over the existing pods they select
         for sign, entries in ((1, terms.preferred), (-1, terms.preferred_anti)):
             for term, weight in entries:
-                merged = self._merged(term, table)
+                merged = self._merged(term, table, pod)
                 per_node = table.count_pods(self._pods_of(merged, table))
                 hit = np.flatnonzero(per_node).astype(np.intp)
                 add(merged.topology_key, hit, per_node[hit], sign * weight)
         # the existing pods' terms that select this pod (required affinity weighs hardPodAffinityWeight)
         namespace = pod.affinity_namespace
-        ns_labels = self._labels_of(namespace)
+        ns_labels = self._namespace_labels(pod).get(namespace) or {}
         for kind, sign in ((REQUIRED_AFFINITY, 1), (PREFERRED_AFFINITY, 1), (PREFERRED_ANTI_AFFINITY, -1)):
             if kind == REQUIRED_AFFINITY and self.hard_pod_affinity_weight <= 0:
                 continue

@@ -76,8 +76,8 @@ class SchedulingQueue:
             self._entries[key] = entry = _Entry(pod=pod, added=now)
             self._activate(key, entry)
             return
-        entry.pod = pod
-        if entry.where == "unschedulable":
+        old, entry.pod = entry.pod, pod
+        if entry.where == "unschedulable" and _updated(old, pod):
             self._requeue(key, entry, now)
 
     def delete(self, key: str) -> None:
@@ -164,3 +164,16 @@ class SchedulingQueue:
         entry.seq = next(self._seq)
         priority = int((entry.pod.get("spec") or {}).get("priority") or 0)
         heapq.heappush(self._active, (-priority, entry.added, entry.seq, key))
+
+
+def _updated(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether an update may change where the pod fits: anything but its status and version (upstream's
+    ``isPodUpdated``; the scheduler's own status writes must not wake the pod it just parked)."""
+
+    def strip(pod: dict[str, Any]) -> dict[str, Any]:
+        md = {
+            k: v for k, v in (pod.get("metadata") or {}).items() if k not in ("resourceVersion", "generation")
+        }
+        return {**{k: v for k, v in pod.items() if k != "status"}, "metadata": md}
+
+    return strip(old) != strip(new)

@@ -32,7 +32,7 @@ from actors.apiserver.events import NORMAL, WARNING, EventRecorder
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
 from actors.runtime.clock import Timer
-from actors.scheduler import core
+from actors.scheduler import core, preemption
 from actors.scheduler.queue import SchedulingQueue, pod_key
 from actors.scheduler.table import NodeTable
 from consensus.client import StoreUnavailable
@@ -75,12 +75,21 @@ class Scheduler(Actor):
         self.table = NodeTable()
         self.queue = SchedulingQueue()
         self.state = core.SchedulerState()
+        self.pods = preemption.NodePods()  # beside the table, with the same pod objects (for preemption)
+        self.namespace_labels: dict[str, dict[str, str]] = {}  # for namespaceSelector in pod affinity
         self.leading = False
-        self._watches: dict[str, int | None] = {"nodes": None, "pods": None}
+        self._watches: dict[str, int | None] = {"namespaces": None, "nodes": None, "pods": None}
         self._wake = asyncio.Event()
         self._timer: Timer | None = None
         self._binding = asyncio.Semaphore(MAX_BINDING)
-        self.counters = {"scheduled": 0, "unschedulable": 0, "binding_failures": 0, "attempts": 0}
+        self.counters = {
+            "scheduled": 0,
+            "unschedulable": 0,
+            "binding_failures": 0,
+            "attempts": 0,
+            "preemption_attempts": 0,
+            "preemption_victims": 0,
+        }
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -101,7 +110,7 @@ class Scheduler(Actor):
         self.leading = True
         log.info("%s: leading as %s", self.name, self.identity)
         while True:
-            for resource in ("nodes", "pods"):
+            for resource in ("namespaces", "nodes", "pods"):
                 if self._watches[resource] is None:
                     await self._list_and_watch(api, resource)
             # A few cycles per loop turn: their bindings then reach the store as one Raft entry.
@@ -127,6 +136,18 @@ class Scheduler(Actor):
             self.queue.move_all(self.clock.now())
         self._wake.set()
 
+    def on_namespaces(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if watch_id != self._watches["namespaces"]:
+            return
+        if not events:
+            self._watches["namespaces"] = None
+        changed = False
+        for kind, namespace in events:
+            changed |= self._namespace_event(kind, namespace)
+        if changed:
+            self.queue.move_all(self.clock.now())
+        self._wake.set()
+
     def on_pods(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         if watch_id != self._watches["pods"]:
             return
@@ -141,7 +162,11 @@ class Scheduler(Actor):
 
     async def _list_and_watch(self, api: Any, resource: str) -> None:
         listed = await api.call("list_objects", resource, None)
-        if resource == "nodes":
+        if resource == "namespaces":
+            self.namespace_labels.clear()
+            for namespace in listed["items"]:
+                self._namespace_event("ADDED", namespace)
+        elif resource == "nodes":
             known = set(self.table.names())
             current = {n["metadata"]["name"] for n in listed["items"]}
             for name in known - current:
@@ -160,6 +185,16 @@ class Scheduler(Actor):
             resource_version=listed["metadata"]["resourceVersion"],
         )
 
+    def _namespace_event(self, kind: str, namespace: dict[str, Any]) -> bool:
+        """Apply one namespace change; True when its labels changed (a namespaceSelector may match now)."""
+        name = namespace["metadata"]["name"]
+        if kind == "DELETED":
+            return self.namespace_labels.pop(name, None) is not None
+        new = dict(namespace["metadata"].get("labels") or {})
+        old = self.namespace_labels.get(name)
+        self.namespace_labels[name] = new
+        return old is not None and old != new
+
     def _node_event(self, kind: str, node: dict[str, Any]) -> None:
         if kind == "DELETED":
             self.table.remove_node(node["metadata"]["name"])
@@ -173,10 +208,12 @@ class Scheduler(Actor):
         finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         if kind == "DELETED" or finished:
             self.queue.delete(pod_key(pod))
+            self.pods.remove(pod)
             return self.table.remove_pod(pod)
         if node:
             self.queue.delete(pod_key(pod))
             self.table.add_pod(pod, node)
+            self.pods.add(pod, node)
             return False
         ours = (spec.get("schedulerName") or "default-scheduler") == self.scheduler_name
         if ours and not pod["metadata"].get("deletionTimestamp") and not self.table.is_assumed(pod):
@@ -200,14 +237,32 @@ class Scheduler(Actor):
         self.counters["attempts"] += 1
         now = self.clock.now()
         decision = core.schedule_one(
-            pod, self.table, rng=self.rng, percentage_of_nodes_to_score=self.percentage, state=self.state
+            pod,
+            self.table,
+            rng=self.rng,
+            percentage_of_nodes_to_score=self.percentage,
+            state=self.state,
+            namespace_labels=self.namespace_labels,
         )
         if decision.node is None:
             self.counters["unschedulable"] += 1
+            # PostFilter at once, on the same cache (no await in between), as upstream's DefaultPreemption
+            outcome = preemption.preempt(
+                pod, decision, self.table, self.pods, rng=self.rng, namespace_labels=self.namespace_labels
+            )
             self.queue.failed(pod, now, unschedulable=True)
-            await self._unschedulable(api, pod, decision.message or "no nodes available")
+            if outcome.node is not None:  # victims first, then the nomination, as upstream
+                self.counters["preemption_attempts"] += 1
+                await self._evict(api, pod, outcome)
+            await self._unschedulable(
+                api,
+                pod,
+                outcome.message or decision.message or "no nodes available",
+                outcome.nominated_node_name,
+            )
             return
         self.table.assume(pod, decision.node)
+        self.pods.add(pod, decision.node)
         await self._binding.acquire()
         self.start_task(self._bind(api, pod, decision.node), name="bind")
 
@@ -217,7 +272,8 @@ class Scheduler(Actor):
             await api.call("bind", md["namespace"], md["name"], node)
         except _RETRYABLE as error:
             self.counters["binding_failures"] += 1
-            self.table.forget(pod)
+            if self.table.forget(pod):
+                self.pods.remove(pod)
             self.queue.failed(pod, self.clock.now(), unschedulable=False)
             message = f"Binding rejected: {error}"
             log.info("%s: %s/%s: %s", self.name, md["namespace"], md["name"], message)
@@ -232,7 +288,38 @@ class Scheduler(Actor):
             self._binding.release()
             self._wake.set()
 
-    async def _unschedulable(self, api: Any, pod: dict[str, Any], message: str) -> None:
+    async def _evict(self, api: Any, preemptor: dict[str, Any], outcome: preemption.Preemption) -> None:
+        """Delete the victims that make room for ``preemptor`` on ``outcome.node``, each marked with the
+        DisruptionTarget condition and a ``Preempted`` event, as upstream's preemption evaluator."""
+        assert outcome.node is not None
+        notice = preemption.victim_notice(preemptor, outcome.node)
+        for key in outcome.victims:
+            placed = self.pods.get(key)
+            if placed is None or placed.pod["metadata"].get("deletionTimestamp"):
+                continue
+            victim = dict(placed.pod)
+            md = victim["metadata"]
+            try:
+                await api.call(
+                    "patch",
+                    "pods",
+                    md["namespace"],
+                    md["name"],
+                    "application/strategic-merge-patch+json",
+                    {"status": {"conditions": [notice.condition(meta.now_rfc3339(self.clock.now()))]}},
+                    subresource="status",
+                )
+                await api.call("delete", "pods", md["namespace"], md["name"])
+            except _RETRYABLE as error:
+                if not (isinstance(error, status.ApiError) and error.reason == "NotFound"):
+                    log.info("%s: victim %s not preempted: %s", self.name, key, error)
+                continue
+            self.counters["preemption_victims"] += 1
+            await self._record(victim, notice.event_type, notice.event_reason, notice.event_message)
+
+    async def _unschedulable(
+        self, api: Any, pod: dict[str, Any], message: str, nominated: str | None = None
+    ) -> None:
         md = pod["metadata"]
         await self._record(pod, WARNING, "FailedScheduling", message)
         condition = {
@@ -246,8 +333,13 @@ class Scheduler(Actor):
         current = [
             c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"
         ]
-        if current and all(current[0].get(k) == condition[k] for k in ("status", "reason", "message")):
+        was_nominated = (pod.get("status") or {}).get("nominatedNodeName") or ""
+        same = current and all(current[0].get(k) == condition[k] for k in ("status", "reason", "message"))
+        if same and (nominated is None or nominated == was_nominated):
             return
+        patch: dict[str, Any] = {"conditions": [condition]}
+        if nominated is not None and nominated != was_nominated:
+            patch["nominatedNodeName"] = nominated or None  # "" clears it
         try:
             await api.call(
                 "patch",
@@ -255,7 +347,7 @@ class Scheduler(Actor):
                 md["namespace"],
                 md["name"],
                 "application/strategic-merge-patch+json",
-                {"status": {"conditions": [condition]}},
+                {"status": patch},
                 subresource="status",
             )
         except _RETRYABLE as error:

@@ -18,9 +18,11 @@ from actors.scheduler.plugins import (
     ERR_REASON_POD_ANTI_AFFINITY,
     ERR_REASON_SPREAD,
     ERR_REASON_SPREAD_LABEL,
+    FilterResult,
     InterPodAffinity,
     PodInfo,
     PodTopologySpread,
+    default_profile,
 )
 from actors.scheduler.table import REQUIRED_ANTI_AFFINITY, NodeTable
 from tests.actors.scheduler.test_plugins import NONE, node, pod, scores, table_of, taint, verdicts
@@ -313,6 +315,163 @@ def test_namespace_selector_with_namespace_labels() -> None:
     newcomer = labelled("web-2", WEB, namespace="dev")
     assert verdicts(InterPodAffinity(), newcomer, table) == [NONE, NONE, NONE]
     assert verdicts(InterPodAffinity(namespace_labels=labelled_ns), newcomer, table) == [NONE, EXISTING, NONE]
+
+
+# --- InterPodAffinity: namespaces and namespaceSelector, over whole cycles ----------------------------------
+
+NAMESPACES = {
+    "default": {"kubernetes.io/metadata.name": "default"},
+    "prod": {"env": "prod", "kubernetes.io/metadata.name": "prod"},
+    "dev": {"env": "dev", "kubernetes.io/metadata.name": "dev"},
+    "team-a": {"team": "a", "kubernetes.io/metadata.name": "team-a"},
+}
+DB = {"app": "db"}
+
+
+def db(name: str, namespace: str) -> dict[str, Any]:
+    return labelled(name, DB, namespace=namespace)
+
+
+def passing(spec: dict[str, Any], table: NodeTable, namespace_labels: Any = NAMESPACES) -> set[str]:
+    """The nodes ``InterPodAffinity`` lets through for ``spec``, with the cycle's namespace labels."""
+    info = PodInfo.from_pod(spec, namespace_labels=namespace_labels)
+    plugin = InterPodAffinity()
+    result = FilterResult() if plugin.pre_filter(info, table).skip else plugin.filter(info, table)
+    return {table.name_at(int(r)) for r in table.rows() if result.failed is None or not result.failed[r]}
+
+
+def picked(spec: dict[str, Any], table: NodeTable, namespace_labels: Any = NAMESPACES) -> set[str | None]:
+    """The nodes whole cycles pick for ``spec`` over a few seeds (``None``: no node fits)."""
+    return {
+        schedule_one(spec, table, rng=random.Random(seed), namespace_labels=namespace_labels).node
+        for seed in range(8)
+    }
+
+
+NAMESPACE_CASES: list[tuple[str, list[tuple[dict[str, Any], str]], dict[str, Any], set[str]]] = [
+    (
+        "namespaceSelector matchLabels: affinity to the peer in a matching namespace",
+        [(db("db-p", "prod"), "n2"), (db("db-d", "dev"), "n3")],
+        labelled(
+            "api",
+            affinity=affinity(required=[term(HOST, ns_selector={"matchLabels": {"env": "prod"}}, app="db")]),
+        ),
+        {"n2"},
+    ),
+    (
+        "namespaceSelector matchExpressions",
+        [(db("db-p", "prod"), "n1"), (db("db-d", "dev"), "n2"), (db("db-a", "team-a"), "n3")],
+        labelled(
+            "api",
+            affinity=affinity(
+                anti=[
+                    term(
+                        HOST,
+                        ns_selector={
+                            "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "dev"]}]
+                        },
+                        app="db",
+                    )
+                ]
+            ),
+        ),
+        {"n3"},
+    ),
+    (
+        "namespaceSelector {}: every namespace",
+        [(db("db-p", "prod"), "n1"), (db("db-d", "dev"), "n2")],
+        labelled("api", affinity=affinity(anti=[term(HOST, ns_selector={}, app="db")])),
+        {"n3"},
+    ),
+    (
+        "a namespaces list without a selector: only those",
+        [(db("db-p", "prod"), "n2"), (db("db-d", "dev"), "n3")],
+        labelled("api", affinity=affinity(required=[term(HOST, namespaces=["dev"], app="db")])),
+        {"n3"},
+    ),
+    (
+        "namespaces and namespaceSelector: their union",
+        [(db("db-a", "team-a"), "n1"), (db("db-p", "prod"), "n2"), (db("db-d", "dev"), "n3")],
+        labelled(
+            "api",
+            affinity=affinity(
+                anti=[
+                    term(HOST, namespaces=["team-a"], ns_selector={"matchLabels": {"env": "prod"}}, app="db")
+                ]
+            ),
+        ),
+        {"n3"},
+    ),
+    (
+        "neither: the pod's own namespace",
+        [(db("db-p", "prod"), "n2"), (db("db-d", "default"), "n3")],
+        labelled("api", namespace="prod", affinity=affinity(required=[term(HOST, app="db")])),
+        {"n2"},
+    ),
+    (
+        "a selector no namespace matches: no peer anywhere",
+        [(db("db-p", "prod"), "n2")],
+        labelled(
+            "api",
+            affinity=affinity(required=[term(HOST, ns_selector={"matchLabels": {"env": "qa"}}, app="db")]),
+        ),
+        set(),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "pods", "spec", "expected"), NAMESPACE_CASES, ids=[c[0] for c in NAMESPACE_CASES]
+)
+def test_affinity_namespaces(
+    case: str, pods: list[tuple[dict[str, Any], str]], spec: dict[str, Any], expected: set[str]
+) -> None:
+    table = table_of(HOSTS, pods)
+    assert passing(spec, table) == expected
+    assert picked(spec, table) == (set(expected) if len(expected) == 1 else {None})
+
+
+def test_a_selector_without_namespace_labels_matches_only_what_unlabelled_namespaces_match() -> None:
+    table = table_of(HOSTS, [(db("db-p", "prod"), "n2")])
+    prod = {"matchLabels": {"env": "prod"}}
+    spec = labelled("api", affinity=affinity(required=[term(HOST, ns_selector=prod, app="db")]))
+    assert passing(spec, table, namespace_labels=None) == set()
+    assert passing(spec, table) == {"n2"}
+    absent = {"matchExpressions": [{"key": "env", "operator": "DoesNotExist"}]}
+    spec = labelled("api", affinity=affinity(anti=[term(HOST, ns_selector=absent, app="db")]))
+    assert passing(spec, table, namespace_labels=None) == {"n1", "n3"}
+    assert passing(spec, table) == {"n1", "n2", "n3"}
+
+
+def test_an_existing_pods_namespace_selector_reads_the_newcomers_namespace_labels() -> None:
+    guard = {"matchLabels": {"env": "prod"}}
+    loner = labelled("loner", affinity=affinity(anti=[term(HOST, ns_selector=guard, app="web")]))
+    table = table_of(HOSTS, [(loner, "n1")])
+    assert passing(web("w", namespace="prod"), table) == {"n2", "n3"}
+    assert passing(web("w", namespace="dev"), table) == {"n1", "n2", "n3"}
+    message = schedule_one(
+        web("w", namespace="prod"),
+        table_of([zoned("n1", "a")], [(loner, "n1")]),
+        rng=random.Random(0),
+        namespace_labels=NAMESPACES,
+    ).message
+    assert message is not None and message.startswith(
+        f"0/1 nodes are available: 1 {ERR_REASON_EXISTING_ANTI_AFFINITY}."
+    )
+
+
+def test_the_cycles_namespace_labels_win_over_the_plugins() -> None:
+    stale = {"prod": {"env": "old"}}
+    profile = default_profile(extra={"InterPodAffinity": InterPodAffinity(namespace_labels=stale)})
+    table = table_of(HOSTS, [(db("db-p", "prod"), "n2")])
+    spec = labelled(
+        "api",
+        affinity=affinity(required=[term(HOST, ns_selector={"matchLabels": {"env": "prod"}}, app="db")]),
+    )
+    rng = random.Random(0)
+    assert schedule_one(spec, table, rng=rng, profile=profile).node is None
+    assert schedule_one(spec, table, rng=rng, profile=profile, namespace_labels=NAMESPACES).node == "n2"
+    assert PodInfo.from_pod(spec, namespace_labels=NAMESPACES).namespace_labels is NAMESPACES
 
 
 # --- InterPodAffinity: score --------------------------------------------------------------------------------

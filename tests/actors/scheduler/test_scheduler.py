@@ -134,3 +134,31 @@ async def test_of_two_replicas_only_the_lease_holder_schedules_and_the_other_tak
 
 async def _running(cluster: Cluster, name: str) -> bool:
     return (await phases(cluster)).get(name, ("", ""))[0] == "Running"
+
+
+async def test_a_higher_priority_pod_preempts_a_lower_one_and_runs_in_its_place(cluster: Cluster) -> None:
+    for i in range(3):
+        await cluster.apiserver.call("create", "pods", "default", a_pod(f"low-{i}", cpu="1500m"))
+
+    async def low_running() -> bool:
+        found = await phases(cluster)
+        return sum(phase == "Running" for phase, _ in found.values()) == 3
+
+    await eventually(low_running)
+    await cluster.apiserver.call("create", "pods", "default", a_pod("urgent", cpu="1", priority=1000))
+
+    async def urgent_running() -> dict[str, tuple[str, str]] | None:
+        found = await phases(cluster)
+        return found if found.get("urgent", ("", ""))[0] == "Running" else None
+
+    placed = await eventually(urgent_running)
+    assert len([name for name in placed if name.startswith("low-")]) == 2  # exactly one victim
+    events = (await cluster.apiserver.call("list_objects", "events", "default"))["items"]
+    preempted = [e for e in events if e["reason"] == "Preempted"]
+    assert len(preempted) == 1
+    urgent = await cluster.apiserver.call("get", "pods", "default", "urgent")
+    assert preempted[0]["message"] == (
+        f"Preempted by pod {urgent['metadata']['uid']} on node {placed['urgent'][1]}"
+    )
+    failed = [e["message"] for e in events if e["reason"] == "FailedScheduling"]
+    assert failed and failed[0].startswith("0/3 nodes are available: 3 Insufficient cpu.")
