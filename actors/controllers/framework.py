@@ -138,10 +138,25 @@ class Result:
 
 
 class Controller(Protocol):
-    name: str  # the component that writes Events: "replicaset-controller"
-    resource: str  # the resource its keys name: "replicasets"
-    kind: str  # its kind, whose controller ownerReferences settle expectations: "ReplicaSet"
-    watches: tuple[str, ...]  # every resource whose informer it reads, its own included
+    """Read-only attributes (plain class attributes satisfy them):
+
+    - ``name``: the component that writes Events, "replicaset-controller";
+    - ``resource``: the resource its keys name, "replicasets";
+    - ``kind``: its kind, whose controller ownerReferences settle expectations, "ReplicaSet";
+    - ``watches``: every resource whose informer it reads, its own included.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def watches(self) -> tuple[str, ...]: ...
 
     def keys_for(self, resource: str, obj: Obj, old: Obj | None, cache: Cache) -> Iterable[str]:
         """Keys to enqueue for an added (``old`` None), changed or deleted object of ``resource``."""

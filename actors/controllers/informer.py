@@ -202,10 +202,14 @@ class InformerCache:
 class InformerSet:
     """The informers one actor owns; its watch method (``method`` of actor ``watcher``) calls ``deliver``."""
 
-    def __init__(self, resources: Iterable[str], *, watcher: str, method: str) -> None:
+    def __init__(
+        self, resources: Iterable[str], *, watcher: str, method: str, polled: Iterable[str] = ()
+    ) -> None:
+        """``polled``: resources filled by their owner's ``replace`` calls instead of a watch (metrics)."""
         self.watcher = watcher
         self.method = method
         self.informers: dict[str, Informer] = {r: Informer(r) for r in dict.fromkeys(resources)}
+        self.polled = frozenset(polled) & set(self.informers)
         self.cache = InformerCache(self.informers)
         self._by_watch: dict[int, Informer] = {}
         self._registering = False  # a watch call is out: events of an unknown id may be its own
@@ -226,7 +230,7 @@ class InformerSet:
 
     @property
     def watching(self) -> bool:
-        return all(i.watching for i in self.informers.values())
+        return all(i.watching for r, i in self.informers.items() if r not in self.polled)
 
     def deliver(self, watch_id: int, events: list[tuple[str, Obj]]) -> bool:
         """Route one batch of a watch; returns False when a watch closed (call ``sync`` again)."""
@@ -249,7 +253,7 @@ class InformerSet:
         """List and watch every informer that is not watching (in order); raises what the calls raise."""
         self._api = api
         for informer in self.informers.values():
-            if informer.watching:
+            if informer.watching or informer.resource in self.polled:
                 continue
             if informer.has_synced and await self._watch(api, informer, informer.resource_version):
                 continue

@@ -29,19 +29,16 @@ observed, not a failure. Events are recorded in the background through an ``Even
 is the controller's ``name`` (at most ``MAX_PENDING_EVENTS`` in flight per controller; more are dropped, as
 upstream's broadcaster drops when its queue is full).
 
-Which controllers run: ``controllers=[...]`` names from ``CONTROLLERS`` (each controller module of this
-package registers its factory there on import; ``"*"`` is every registered one, ``"-name"`` leaves one
-out, as ``--controllers``), or controller instances (the local backend only: spawn arguments must be plain
-data elsewhere).
+Which controllers run: ``controllers=[...]`` names from ``registry.factories()`` (``"*"`` is every one,
+``"-name"`` leaves one out, as ``--controllers``), or controller instances (the local backend only: spawn
+arguments must be plain data elsewhere).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import logging
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -49,14 +46,14 @@ from actors.apiserver import status
 from actors.apiserver.events import EventRecorder
 from actors.controllers import expectations as expectations_
 from actors.controllers import framework, informer, workqueue
+from actors.controllers import registry as registry_
 from actors.runtime.actor import Actor
 from actors.runtime.ref import ActorRef
 from kube import meta
 
 log = logging.getLogger("kubemu.controllers.manager")
 
-Factory = Callable[[], framework.Controller]
-CONTROLLERS: dict[str, Factory] = {}  # --controllers name -> factory; controller modules fill it
+Factory = registry_.Factory
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
@@ -68,6 +65,8 @@ SLOW_START_INITIAL_BATCH = 1
 MAX_PENDING_EVENTS = 1000
 LIST_RETRY = 1.0  # cluster seconds between failed list-and-watch attempts
 WATCH_METHOD = "on_watch_events"
+POD_METRICS = "podmetrics"  # metrics.k8s.io PodMetrics, polled from metrics-server, not watched
+METRICS_PERIOD = 15.0  # --horizontal-pod-autoscaler-sync-period
 
 
 class LostLeadership(Exception):
@@ -77,16 +76,10 @@ class LostLeadership(Exception):
 def resolve(
     names: Sequence[str | framework.Controller], registry: Mapping[str, Factory] | None = None
 ) -> list[framework.Controller]:
-    """Controllers from ``--controllers``-style names (``"*"``, ``"name"``, ``"-name"``) or instances.
-
-    With the default registry, a name not registered yet (and ``"*"``) first imports every module of this
-    package, whose import registers its controllers: a host that builds the manager from its spawn
-    arguments (another Ray process) has imported none of them.
-    """
+    """Controllers from ``--controllers``-style names (``"*"``, ``"name"``, ``"-name"``) or instances;
+    names come from ``registry.factories()`` unless a table is given."""
     if registry is None:
-        if any(isinstance(n, str) and (n == "*" or n.lstrip("-") not in CONTROLLERS) for n in names):
-            _discover()
-        registry = CONTROLLERS
+        registry = registry_.factories()
     chosen: dict[str, framework.Controller | None] = {}
     excluded = {n[1:] for n in names if isinstance(n, str) and n.startswith("-")}
     for entry in names:
@@ -103,16 +96,6 @@ def resolve(
     if len(set(names_made)) != len(names_made):
         raise ValueError(f"two controllers share a name: {sorted(names_made)}")
     return made
-
-
-def _discover() -> None:
-    """Import every module of ``actors.controllers`` once (each registers its controllers on import)."""
-    package = importlib.import_module(__package__ or "actors.controllers")
-    for module in pkgutil.iter_modules(package.__path__):
-        try:
-            importlib.import_module(f"{package.__name__}.{module.name}")
-        except Exception:  # one broken module must not keep the others from running
-            log.exception("controller module %s not loaded", module.name)
 
 
 class Api(Protocol):
@@ -275,11 +258,13 @@ class ControllerManager(Actor):
         workers: int = DEFAULT_WORKERS,
         concurrent_syncs: Mapping[str, int] | None = None,
         leader_elect: bool = True,
+        metrics_server: str = "metrics-server",
     ) -> None:
         """Workers per controller: ``concurrent_syncs[controller.name]``, else the controller's own
         ``concurrent_syncs`` attribute if it has one (upstream's default for it), else ``workers``."""
         self.apiserver = apiserver
         self.leader_elect = leader_elect
+        self.metrics_server = metrics_server
         self.controllers = resolve(controllers)
         self._workers = workers
         self._concurrent = dict(concurrent_syncs or {})
@@ -288,7 +273,9 @@ class ControllerManager(Actor):
         self._loops: list[_Loop] = []
         self._interested: dict[str, list[_Loop]] = {}
         resources = [r for c in self.controllers for r in (c.resource, *c.watches)]
-        self.informers = informer.InformerSet(resources, watcher="", method=WATCH_METHOD)
+        self.informers = informer.InformerSet(
+            resources, watcher="", method=WATCH_METHOD, polled=[POD_METRICS]
+        )
         self._resync = asyncio.Event()
 
     async def on_start(self) -> None:
@@ -323,6 +310,8 @@ class ControllerManager(Actor):
             name = loop.controller.name
             loop.recorder = EventRecorder(apiserver=api, component=name, clock=self.clock)
             loop.writer = Writer(api=api, expectations=loop.expectations, record=self._recorder_for(loop))
+        if POD_METRICS in self.informers.informers:
+            self.start_task(self._poll_metrics(), name="metrics")
         started = False
         while True:
             if not self.informers.watching:
@@ -342,6 +331,21 @@ class ControllerManager(Actor):
                 await self._resync.wait()
 
     # -- informers -----------------------------------------------------------------------------------------
+
+    async def _poll_metrics(self) -> None:
+        """``podmetrics`` for the HPA: metrics-server's PodMetrics, read every ``METRICS_PERIOD`` as the
+        HPA's metrics client does each sync (none while metrics-server is away: the HPA reports it)."""
+        metrics = self.informers[POD_METRICS]
+        while True:
+            try:
+                listed = await self.ref(self.metrics_server).call("list_metrics", "pods")
+                items = listed["items"]
+            except Exception as error:  # metrics-server is not running or not answering
+                log.debug("%s: no pod metrics: %s", self.name, error)
+                items = []
+            metrics.replace(items, "")
+            self._resync.set()
+            await self.sleep(METRICS_PERIOD)
 
     def on_watch_events(self, watch_id: int, events: list[tuple[str, framework.Obj]]) -> None:
         """Every watch of this actor delivers here (a synchronous handler: no task per batch)."""

@@ -1,0 +1,521 @@
+"""The ReplicaSet and ReplicationController controllers: keep ``spec.replicas`` active pods per owner.
+
+One core serves both kinds, as upstream's ``pkg/controller/replicaset`` serves ReplicationControllers through
+an adapter (``ReplicationManager``); they differ only in their resource, kind, component name and selector
+shape (a LabelSelector, or a plain map for the v1 kind).
+
+What ``reconcile`` does for one owner, as ``syncReplicaSet``:
+
+- it reads the owner's candidate pods (those it controls, and the orphans of its namespace), keeps the
+  active ones (not terminating, phase neither Succeeded nor Failed), adopts matching orphans and releases
+  owned pods that no longer match (``ClaimPods``: strategic merge patches on ``ownerReferences``, the pod's
+  uid in the patch as upstream's precondition);
+- when the key's expectations are satisfied and the owner is not being deleted, it creates the missing pods
+  from the template (``generateName: <owner>-``, controller ownerReference, ``expect=True``) or deletes the
+  surplus, ranked as ``ActivePodsWithRanks`` (unscheduled, Pending, not ready, cheaper
+  ``controller.kubernetes.io/pod-deletion-cost``, more siblings on the node, ready for less time
+  (logarithmic buckets), more restarts, younger (logarithmic buckets) go first); at most ``burst_replicas``
+  (500) either way per sync;
+- it writes ``status`` (``replicas``, ``fullyLabeledReplicas``, ``readyReplicas``, ``availableReplicas``,
+  ``observedGeneration``, conditions) through the status subresource, guarded by the cached
+  ``resourceVersion``, only when it changed; and it asks to be looked at again when a ready pod will pass
+  ``minReadySeconds``.
+
+Events: upstream's ``RealPodControl`` records ``SuccessfulCreate`` ("Created pod: <name>") and
+``SuccessfulDelete`` ("Deleted pod: <name>") after each write, and ``FailedCreate`` / ``FailedDelete``
+("Error creating: <err>", "Error deleting: <err>") on failure. A created pod's name is only known once the
+apiserver has generated it, so these events are the runner's: it records them on the owner for every
+``Create``/``Delete`` of a pod with ``expect=True``. For the same reason the ``ReplicaFailure`` condition
+cannot be *set* here (the failure is seen by the runner); this controller keeps one that is present while
+the pod count still differs from ``spec.replicas`` and drops it once it matches.
+
+Pure: no clock (``ctx.now``), no I/O; objects from the cache are never changed (copied first).
+The helpers ``claim``, ``status_patch`` and the pod predicates are shared with the Deployment controller.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from actors.controllers import framework
+from actors.controllers.framework import Action, Cache, Context, Create, Delete, Obj, Patch, Result
+from kube import errors, labels, meta
+
+BURST_REPLICAS = 500
+STRATEGIC = "application/strategic-merge-patch+json"
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+REPLICA_FAILURE = "ReplicaFailure"
+_PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
+# Status fields Go writes even when zero (no ``omitempty``); every other zero int is left out.
+_REQUIRED_STATUS_FIELDS = frozenset({"replicas"})
+
+
+# -- pods ---------------------------------------------------------------------------------------------------
+
+
+def is_pod_active(pod: Mapping[str, Any]) -> bool:
+    """``controller.IsPodActive``: not terminating and not in a terminal phase."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and not framework.is_terminating(pod)
+
+
+def ready_since(pod: Mapping[str, Any]) -> tuple[bool, float | None]:
+    """Whether the pod is Ready, and since when (the Ready condition's lastTransitionTime, if any)."""
+    for condition in (pod.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Ready":
+            if condition.get("status") != "True":
+                return False, None
+            return True, _time(condition.get("lastTransitionTime"))
+    return False, None
+
+
+def is_pod_ready(pod: Mapping[str, Any]) -> bool:
+    return ready_since(pod)[0]
+
+
+def available_at(pod: Mapping[str, Any], min_ready_seconds: int) -> float | None:
+    """When a pod is (or will be) available (``podutil.IsPodAvailable``): ``-inf`` when it already counts
+    whatever the time, the moment it starts to count otherwise, ``None`` when it is not ready."""
+    ready, since = ready_since(pod)
+    if not ready:
+        return None
+    if min_ready_seconds <= 0:
+        return -math.inf
+    if since is None:
+        return math.inf  # ready without a transition time: never available by the clock
+    return since + min_ready_seconds
+
+
+def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
+    """Ready for longer than ``min_ready_seconds`` (strictly, as upstream's ``Before``)."""
+    at = available_at(pod, min_ready_seconds)
+    return at is not None and (at == -math.inf or at < now)
+
+
+def _time(text: object) -> float | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return meta.parse_rfc3339(text)
+    except errors.ValidationError:
+        return None
+
+
+def _restarts(pod: Mapping[str, Any]) -> int:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or ()
+    return max((int(s.get("restartCount") or 0) for s in statuses), default=0)
+
+
+def _deletion_cost(pod: Mapping[str, Any]) -> int:
+    try:
+        return int(meta.annotations_of(pod).get(DELETION_COST, "0"))
+    except ValueError:
+        return 0
+
+
+def _log_rank(t: float, now: float) -> int:
+    """``logarithmicRankDiff``'s bucket: floor(log2(age in nanoseconds)), -1 for no age."""
+    age = round((now - t) * 1e9)
+    return int(math.log2(age)) if age > 0 else -1
+
+
+def _newer_first(t1: float | None, t2: float | None, uid1: str, uid2: str, now: float) -> int:
+    """-1 when the first time sorts first: zero times first, then younger (by log2 bucket, uid tie-break)."""
+    if t1 is None or t2 is None:
+        return -1 if t1 is None else 1  # afterOrZero: the zero time is "after" any other
+    diff = _log_rank(t1, now) - _log_rank(t2, now)
+    if diff == 0:
+        return -1 if uid1 < uid2 else (1 if uid1 > uid2 else 0)
+    return -1 if diff < 0 else 1
+
+
+def _compare_for_deletion(a: tuple[Obj, int], b: tuple[Obj, int], *, now: float) -> int:
+    """``ActivePodsWithRanks.Less`` as a comparison: negative when ``a`` should be deleted first."""
+    (pa, ra), (pb, rb) = a, b
+    na, nb = (pa.get("spec") or {}).get("nodeName") or "", (pb.get("spec") or {}).get("nodeName") or ""
+    if na != nb and (not na or not nb):
+        return -1 if not na else 1
+    pha = _PHASE_ORDINAL.get((pa.get("status") or {}).get("phase") or "", 0)
+    phb = _PHASE_ORDINAL.get((pb.get("status") or {}).get("phase") or "", 0)
+    if pha != phb:
+        return -1 if pha < phb else 1
+    (ready_a, since_a), (ready_b, since_b) = ready_since(pa), ready_since(pb)
+    if ready_a != ready_b:
+        return -1 if not ready_a else 1
+    cost_a, cost_b = _deletion_cost(pa), _deletion_cost(pb)
+    if cost_a != cost_b:
+        return -1 if cost_a < cost_b else 1
+    if ra != rb:
+        return -1 if ra > rb else 1
+    uid_a, uid_b = (pa.get("metadata") or {}).get("uid", ""), (pb.get("metadata") or {}).get("uid", "")
+    if ready_a and ready_b and since_a != since_b:
+        order = _newer_first(since_a, since_b, uid_a, uid_b, now)
+        if order:
+            return order
+    restarts_a, restarts_b = _restarts(pa), _restarts(pb)
+    if restarts_a != restarts_b:
+        return -1 if restarts_a > restarts_b else 1
+    created_a = _time((pa.get("metadata") or {}).get("creationTimestamp"))
+    created_b = _time((pb.get("metadata") or {}).get("creationTimestamp"))
+    if created_a != created_b:
+        return _newer_first(created_a, created_b, uid_a, uid_b, now)
+    return 0
+
+
+def pods_to_delete(pods: list[Obj], related: Iterable[Obj], count: int, now: float) -> list[Obj]:
+    """``getPodsToDelete``: the ``count`` pods to remove first; each pod's rank is the number of active
+    ``related`` pods (every pod of the owner's controller) on its node."""
+    if count >= len(pods):
+        return pods[:count]
+    on_node: dict[str, int] = {}
+    for pod in related:
+        if is_pod_active(pod):
+            node = (pod.get("spec") or {}).get("nodeName") or ""
+            on_node[node] = on_node.get(node, 0) + 1
+    ranked = [(pod, on_node.get((pod.get("spec") or {}).get("nodeName") or "", 0)) for pod in pods]
+    ranked.sort(key=functools.cmp_to_key(functools.partial(_compare_for_deletion, now=now)))
+    return [pod for pod, _ in ranked[:count]]
+
+
+def pod_from_template(owner: Mapping[str, Any], controller_ref: Obj) -> Obj:
+    """``GetPodFromTemplate``: a pod to create for ``owner`` from its ``spec.template``."""
+    template = (owner.get("spec") or {}).get("template") or {}
+    tmeta = template.get("metadata") or {}
+    md = owner.get("metadata") or {}
+    pod_meta: Obj = {
+        "generateName": f"{md.get('name', '')}-",
+        "namespace": md.get("namespace") or "",
+        "labels": dict(tmeta.get("labels") or {}),
+        "ownerReferences": [dict(controller_ref)],
+    }
+    if tmeta.get("annotations"):
+        pod_meta["annotations"] = dict(tmeta["annotations"])
+    if tmeta.get("finalizers"):
+        pod_meta["finalizers"] = list(tmeta["finalizers"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": pod_meta,
+        "spec": meta.deep_copy(template.get("spec") or {}),
+    }
+
+
+# -- ownership (ControllerRefManager) ------------------------------------------------------------------------
+
+
+def controller_ref(owner: Mapping[str, Any], *, api_version: str, kind: str) -> Obj:
+    """``metav1.NewControllerRef``: controller and blockOwnerDeletion set, the group/version/kind given."""
+    return {**framework.owner_reference(owner), "apiVersion": api_version, "kind": kind}
+
+
+def claim(
+    owner: Mapping[str, Any],
+    ref: Obj,
+    selector: labels.Selector,
+    resource: str,
+    candidates: Iterable[Obj],
+) -> tuple[list[Obj], list[Action]]:
+    """``ClaimObject`` over ``candidates``: those the owner now controls, and the adopt/release patches.
+
+    Owned and matching: kept. Owned but no longer matching: released (unless the owner is being deleted).
+    An orphan that matches, is not being deleted and lives in the owner's namespace: adopted. Objects of
+    other controllers are ignored. An adopted object counts as claimed at once, as upstream after a
+    successful patch; a failed patch shows up as an orphan again on the next sync.
+    """
+    owner_md = owner.get("metadata") or {}
+    uid = owner_md.get("uid", "")
+    namespace = owner_md.get("namespace") or ""
+    deleting = framework.is_terminating(owner)
+    claimed: list[Obj] = []
+    actions: list[Action] = []
+    for obj in candidates:
+        md = obj.get("metadata") or {}
+        current = meta.controller_of(obj)
+        matches = not selector.empty and selector.matches(meta.labels_of(obj))
+        if current is not None:
+            if current.uid != uid:
+                continue
+            if matches:
+                claimed.append(obj)
+            elif not deleting:
+                release = [{"$patch": "delete", "uid": uid}]
+                patch = {"metadata": {"ownerReferences": release, "uid": md.get("uid", "")}}
+                actions.append(_patch(resource, obj, patch))
+            continue
+        if deleting or not matches or framework.is_terminating(obj):
+            continue
+        if namespace and (md.get("namespace") or "") != namespace:
+            continue
+        actions.append(
+            _patch(resource, obj, {"metadata": {"ownerReferences": [ref], "uid": md.get("uid", "")}})
+        )
+        claimed.append(obj)
+    return claimed, actions
+
+
+def _patch(resource: str, obj: Mapping[str, Any], patch: Obj) -> Patch:
+    md = obj.get("metadata") or {}
+    return Patch(
+        resource=resource,
+        namespace=md.get("namespace") or None,
+        name=md.get("name", ""),
+        patch=patch,
+        patch_type=STRATEGIC,
+    )
+
+
+# -- status --------------------------------------------------------------------------------------------------
+
+
+def normalized_status(status: Mapping[str, Any] | None, required: frozenset[str] = frozenset()) -> Obj:
+    """A status as Go serialises it: zero ints and empty lists left out (``omitempty``) unless required."""
+    out: Obj = {}
+    for key, value in (status or {}).items():
+        if value is None or (key not in required and (value == 0 or value == []) and type(value) is not bool):
+            continue
+        out[key] = value
+    for key in required:
+        out.setdefault(key, 0)
+    return out
+
+
+def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Obj:
+    """The merge patch that turns status ``old`` into ``new`` (removed fields set to null); {} when equal."""
+    old = old or {}
+    patch: Obj = {key: value for key, value in new.items() if old.get(key) != value}
+    patch.update({key: None for key in old if key not in new})
+    return patch
+
+
+def replica_failure(reason: str, message: str, now: float) -> Obj:
+    """The ``ReplicaFailure`` condition upstream sets when creating (``FailedCreate``) or deleting
+    (``FailedDelete``) pods failed: for a runner that reports a failed sync on the owner."""
+    return {
+        "type": REPLICA_FAILURE,
+        "status": "True",
+        "lastTransitionTime": meta.now_rfc3339(now),
+        "reason": reason,
+        "message": message,
+    }
+
+
+def calculate_status(owner: Mapping[str, Any], pods: list[Obj], now: float) -> tuple[Obj, float | None]:
+    """``calculateStatus``: the owner's new status from its claimed active pods, and the earliest time a
+    ready pod becomes available (``None`` when no pod is waiting out ``minReadySeconds``)."""
+    spec = owner.get("spec") or {}
+    old = owner.get("status") or {}
+    min_ready = int(spec.get("minReadySeconds") or 0)
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    fully_labeled = ready = available = 0
+    next_available: float | None = None
+    for pod in pods:
+        pod_labels = meta.labels_of(pod)
+        if all(pod_labels.get(k) == v for k, v in template_labels.items()):
+            fully_labeled += 1
+        at = available_at(pod, min_ready)
+        if at is None:
+            continue
+        ready += 1
+        if at == -math.inf or at < now:
+            available += 1
+        elif at != math.inf:
+            next_available = at if next_available is None else min(next_available, at)
+    conditions = list(old.get("conditions") or ())
+    if len(pods) == int(spec.get("replicas", 1)):
+        conditions = [c for c in conditions if c.get("type") != REPLICA_FAILURE]
+    status: Obj = {
+        "replicas": len(pods),
+        "fullyLabeledReplicas": fully_labeled,
+        "readyReplicas": ready,
+        "availableReplicas": available,
+        "observedGeneration": int((owner.get("metadata") or {}).get("generation") or 0),
+        "conditions": conditions,
+    }
+    return normalized_status(status, _REQUIRED_STATUS_FIELDS), next_available
+
+
+# -- the controllers -----------------------------------------------------------------------------------------
+
+
+class ReplicaManager:
+    """The shared core; ``ReplicaSetController`` and ``ReplicationManager`` only name their kind."""
+
+    name: str = ""
+    resource: str = ""
+    kind: str = ""
+    api_version: str = ""
+    watches: tuple[str, ...] = ()
+
+    def __init__(self, *, burst_replicas: int = BURST_REPLICAS) -> None:
+        self.burst_replicas = burst_replicas
+
+    # -- event handlers --------------------------------------------------------------------------------------
+
+    def keys_for(self, resource: str, obj: Obj, old: Obj | None, cache: Cache) -> Iterable[str]:
+        """The owner itself; for a pod, its controller (and its former one), or for an orphan every owner
+        of its namespace whose selector matches it (on add, or when its labels or controller changed)."""
+        if resource == self.resource:
+            return [framework.key_of(obj)]
+        if resource != "pods":
+            return []
+        namespace = (obj.get("metadata") or {}).get("namespace") or ""
+        keys: list[str] = []
+        current = meta.controller_of(obj)
+        previous = meta.controller_of(old) if old is not None else None
+        if previous is not None and previous != current:
+            keys.extend(self._resolve(namespace, previous, cache))
+        if current is not None:
+            keys.extend(self._resolve(namespace, current, cache))
+            return list(dict.fromkeys(keys))
+        if old is None or meta.labels_of(old) != meta.labels_of(obj) or previous is not None:
+            pod_labels = meta.labels_of(obj)
+            for owner in cache.objects(self.resource, namespace):
+                selector = self._selector(owner)
+                if selector is not None and selector.matches(pod_labels):
+                    keys.append(framework.key_of(owner))
+        return list(dict.fromkeys(keys))
+
+    def _resolve(self, namespace: str, ref: meta.OwnerReference, cache: Cache) -> list[str]:
+        if ref.kind != self.kind:
+            return []
+        owner = cache.get(self.resource, namespace or None, ref.name)
+        if owner is None or (owner.get("metadata") or {}).get("uid") != ref.uid:
+            return []
+        return [framework.key_of(owner)]
+
+    @staticmethod
+    def _selector(owner: Mapping[str, Any]) -> labels.Selector | None:
+        """The owner's selector; ``None`` for an empty or invalid one, which must select nothing."""
+        try:
+            selector = framework.selector_of(owner)
+        except errors.SelectorError:
+            return None
+        return None if selector.empty or selector.nothing else selector
+
+    # -- sync ----------------------------------------------------------------------------------------------
+
+    def reconcile(self, key: str, cache: Cache, ctx: Context) -> Result:
+        namespace, name = framework.split_key(key)
+        owner = cache.get(self.resource, namespace, name)
+        if owner is None:
+            return Result()
+        selector = self._selector(owner)
+        if selector is None:
+            return Result()
+        md = owner.get("metadata") or {}
+        ref = controller_ref(owner, api_version=self.api_version, kind=self.kind)
+        candidates = [pod for pod in self._candidate_pods(owner, selector, cache) if is_pod_active(pod)]
+        pods, actions = claim(owner, ref, selector, "pods", candidates)
+        if ctx.pending.satisfied and not framework.is_terminating(owner):
+            actions.extend(self._manage_replicas(owner, ref, pods, cache, ctx.now))
+        status, next_available = calculate_status(owner, pods, ctx.now)
+        stored = owner.get("status") or {}
+        before = normalized_status(stored, _REQUIRED_STATUS_FIELDS)
+        for field in _REQUIRED_STATUS_FIELDS - stored.keys():
+            before.pop(field)  # never written yet: write it, as Go always serialises it
+        patch = status_patch(before, status)
+        if patch:
+            body: Obj = {"status": patch}
+            if md.get("resourceVersion"):
+                body["metadata"] = {"resourceVersion": md["resourceVersion"]}
+            actions.append(
+                Patch(
+                    resource=self.resource, namespace=namespace, name=name, patch=body, subresource="status"
+                )
+            )
+        # Upstream adds a second to a minReadySeconds wait against clock skew; so do we.
+        requeue = None if next_available is None else max(next_available - ctx.now, 0.0) + 1.0
+        return Result(actions=actions, requeue_after=requeue)
+
+    def _candidate_pods(self, owner: Mapping[str, Any], selector: labels.Selector, cache: Cache) -> list[Obj]:
+        """``FilterPodsByOwner(..., includeOrphans=true)``: the pods it controls, and the orphans of its
+        namespace that it might adopt. Orphans are looked up through the label index by a ``key=value`` the
+        selector requires (upstream keeps an orphan index), else by scanning the namespace."""
+        md = owner.get("metadata") or {}
+        uid = md.get("uid", "")
+        namespace = md.get("namespace") or ""
+        found: dict[str, Obj] = {}
+        if uid:
+            for pod in cache.by_index("pods", framework.OWNER, uid):
+                ref = meta.controller_of(pod)
+                if ref is not None and ref.uid == uid:
+                    found[framework.key_of(pod)] = pod
+        pool = cache.objects("pods", namespace)
+        for requirement in selector.requirements:
+            value = selector.requires_exact_match(requirement.key)
+            if value is not None:
+                pool = cache.by_index("pods", framework.LABEL, f"{requirement.key}={value}")
+                break
+        for pod in pool:
+            if (pod.get("metadata") or {}).get("namespace", "") == namespace and meta.controller_of(
+                pod
+            ) is None:
+                found.setdefault(framework.key_of(pod), pod)
+        return [found[k] for k in sorted(found)]
+
+    def _manage_replicas(
+        self, owner: Mapping[str, Any], ref: Obj, pods: list[Obj], cache: Cache, now: float
+    ) -> list[Action]:
+        """``manageReplicas``: create the missing pods or delete the surplus, ``burst_replicas`` at most."""
+        namespace = (owner.get("metadata") or {}).get("namespace") or None
+        diff = len(pods) - int((owner.get("spec") or {}).get("replicas", 1))
+        if diff < 0:
+            count = min(-diff, self.burst_replicas)
+            return [
+                Create(resource="pods", namespace=namespace, body=pod_from_template(owner, ref), expect=True)
+                for _ in range(count)
+            ]
+        if diff > 0:
+            count = min(diff, self.burst_replicas)
+            doomed = pods_to_delete(pods, self._related_pods(owner, cache), count, now)
+            return [
+                Delete(
+                    resource="pods",
+                    namespace=namespace,
+                    name=(pod.get("metadata") or {}).get("name", ""),
+                    uid=(pod.get("metadata") or {}).get("uid") or None,
+                    expect=True,
+                )
+                for pod in doomed
+            ]
+        return []
+
+    def _related_pods(self, owner: Mapping[str, Any], cache: Cache) -> list[Obj]:
+        """``getIndirectlyRelatedPods``: the pods of every owner that shares this one's controller."""
+        parent = meta.controller_of(owner)
+        if parent is None:
+            return []
+        related: dict[str, Obj] = {}
+        for sibling in cache.by_index(self.resource, framework.OWNER, parent.uid):
+            sibling_parent = meta.controller_of(sibling)
+            selector = self._selector(sibling)
+            if sibling_parent is None or sibling_parent.uid != parent.uid or selector is None:
+                continue
+            namespace = (sibling.get("metadata") or {}).get("namespace") or ""
+            for pod in cache.objects("pods", namespace):
+                if selector.matches(meta.labels_of(pod)):
+                    related.setdefault((pod.get("metadata") or {}).get("uid") or framework.key_of(pod), pod)
+        return list(related.values())
+
+
+class ReplicaSetController(ReplicaManager):
+    """apps/v1 ReplicaSets (``kube-controller-manager``'s ``replicaset-controller``)."""
+
+    name: str = "replicaset-controller"
+    resource: str = "replicasets"
+    kind: str = "ReplicaSet"
+    api_version: str = "apps/v1"
+    watches: tuple[str, ...] = ("replicasets", "pods")
+
+
+class ReplicationManager(ReplicaManager):
+    """v1 ReplicationControllers: the same core; events come from ``replication-controller``."""
+
+    name: str = "replication-controller"
+    resource: str = "replicationcontrollers"
+    kind: str = "ReplicationController"
+    api_version: str = "v1"
+    watches: tuple[str, ...] = ("replicationcontrollers", "pods")
