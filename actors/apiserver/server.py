@@ -579,6 +579,8 @@ class ApiServer(Actor):
     ) -> dict[str, Any]:
         assert self.rest is not None
         kind = self.kind(resource)
+        if kind not in self.caches:
+            raise status.method_not_supported(kind, "list")
         options = rest.ListOptions(
             filter=_filter(kind, label_selector, field_selector),
             limit=limit,
@@ -660,6 +662,8 @@ class ApiServer(Actor):
         """
         assert self.rest is not None
         kind = self.kind(resource)
+        if kind not in self.caches:  # a virtual kind (reviews, metrics): nothing to watch
+            raise status.method_not_supported(kind, "watch")
         options = rest.ListOptions(
             filter=_filter(kind, label_selector, field_selector), resource_version=resource_version
         )
