@@ -36,10 +36,12 @@ class EventRecorder:
         self.recorded = 0
         self.dropped = 0
 
-    async def event(self, obj: dict[str, Any], type: str, reason: str, message: str) -> None:
+    async def event(
+        self, obj: dict[str, Any], type: str, reason: str, message: str, *, field_path: str = ""
+    ) -> None:
         md = obj.get("metadata") or {}
         namespace = md.get("namespace") or "default"
-        key = (md.get("uid") or f"{namespace}/{md.get('name')}", type, reason, message)
+        key = (md.get("uid") or f"{namespace}/{md.get('name')}", type, reason, f"{field_path}|{message}")
         now = meta.now_rfc3339(self.clock.now())
         seen = self._seen.get(key)
         try:
@@ -54,7 +56,10 @@ class EventRecorder:
                 name = f"{md.get('name', 'unknown')}.{int(self.clock.now() * 1e9):x}"
                 event = {
                     "metadata": {"name": name, "namespace": namespace},
-                    "involvedObject": _reference(obj),
+                    "involvedObject": {
+                        **_reference(obj),
+                        **({"fieldPath": field_path} if field_path else {}),
+                    },
                     "reason": reason,
                     "message": message,
                     "type": type,

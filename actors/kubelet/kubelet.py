@@ -32,6 +32,7 @@ import logging
 from typing import Any
 
 from actors.apiserver import status
+from actors.apiserver.events import EventRecorder
 from actors.kubelet import engine, node
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
@@ -85,6 +86,9 @@ class Kubelet(Actor):
         self._timer: Timer | None = None
 
     async def run(self) -> None:
+        self.events = EventRecorder(
+            apiserver=self.ref(self.apiserver), component="kubelet", clock=self.clock, host=self.config.name
+        )
         await self._register()
         self.start_task(self._pods_loop(), name="pods")
         while not self.gone:
@@ -132,6 +136,8 @@ class Kubelet(Actor):
             upcoming = engine.FOREVER
             for entry in list(self._pods.values()):
                 upcoming = min(upcoming, entry.run.advance(now))
+                for event in entry.run.take_events():
+                    self.start_task(self._record(entry.pod, event), name="event")
                 try:
                     await self._report(api, entry, now)
                 except _RETRYABLE as error:
@@ -179,6 +185,7 @@ class Kubelet(Actor):
                 run=engine.PodRun(pod, self.clock.now(), self.images),
                 ip=self._address(pod),
             )
+            entry.run.pod_ip = entry.ip  # the probes' messages name it
         entry.pod = pod
         md = pod["metadata"]
         if md.get("deletionTimestamp"):
@@ -241,6 +248,56 @@ class Kubelet(Actor):
                 if error.reason != "NotFound":
                     entry.deleting = False
                     raise
+
+    async def _record(self, pod: dict[str, Any], event: engine.EngineEvent) -> None:
+        """One of the engine's events on the pod, its ``fieldPath`` naming the container."""
+        await self.events.event(pod, event.type, event.reason, event.message, field_path=event.field_path)
+
+    # -- what the apiserver and metrics-server ask -------------------------------------------------------
+
+    async def logs(
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        *,
+        previous: bool = False,
+        since: float | None = None,
+        tail: int | None = None,
+    ) -> list[tuple[float, str]]:
+        """``pods/log`` for one container of a pod on this node (the apiserver proxies it here); 400 as
+        upstream's kubelet words it when there is nothing to read."""
+        entry = next((e for e in self._pods.values() if e.key == f"{namespace}/{name}"), None)
+        if entry is None:
+            raise status.bad_request(f'pod "{name}" in namespace "{namespace}" is not running on this node')
+        try:
+            return entry.run.logs(container, previous=previous, since=since, tail=tail, now=self.clock.now())
+        except engine.LogsUnavailable as error:
+            raise status.bad_request(str(error)) from None
+
+    async def summary(self) -> dict[str, Any]:
+        """The node's and its pods' resource usage now (the kubelet's ``/metrics/resource``, which
+        metrics-server scrapes): cpu in nanocores, memory in bytes. The node's own use is its pods' plus
+        what the kubelet and the runtime take (``node.SYSTEM_USAGE``)."""
+        now = self.clock.now()
+        pods = []
+        cpu, memory = node.SYSTEM_USAGE
+        for entry in self._pods.values():
+            usage = entry.run.usage(now)
+            if not usage:
+                continue
+            md = entry.pod["metadata"]
+            pods.append(
+                {
+                    "namespace": md.get("namespace", ""),
+                    "name": md["name"],
+                    "labels": dict(md.get("labels") or {}),
+                    "containers": [{"name": n, "cpu": c, "memory": m} for n, (c, m) in usage.items()],
+                }
+            )
+            cpu += sum(c for c, _ in usage.values())
+            memory += sum(m for _, m in usage.values())
+        return {"timestamp": now, "node": {"cpu": cpu, "memory": memory}, "pods": pods}
 
     # -- registration --------------------------------------------------------------------------------------
 

@@ -30,6 +30,9 @@ STATUS_UPDATE_FREQUENCY = 10.0  # how often the kubelet looks at its status
 STATUS_REPORT_FREQUENCY = 300.0  # how often an unchanged status is written anyway
 KUBELET_VERSION = "v1.31.0-kubemu"
 KUBELET_PORT = 10250
+SYSTEM_USAGE = (25_000_000, 256 * 1024 * 1024)
+"""What the kubelet and the container runtime use on an emulated node (25m cpu, 256Mi): a node's usage in
+``kubectl top nodes`` is its pods' plus this (a model, documented; not measured on anything)."""
 
 _CONDITIONS = (
     ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),

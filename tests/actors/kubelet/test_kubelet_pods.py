@@ -118,3 +118,41 @@ async def test_a_restarted_kubelet_keeps_its_pods_addresses(cluster: Cluster) ->
     await eventually(running_again)
     pod = await pod_in_phase(cluster, "web", "Running")
     assert pod["status"]["podIP"] == before
+
+
+async def test_logs_events_and_metrics_reach_the_apiserver(cluster: Cluster) -> None:
+    from actors.addons.metrics_server import MetricsServer
+    from tests.actors.apiserver.test_server import request
+
+    pod = a_pod("talker", "sh", "-c", "echo hello; echo world; sleep 100000")
+    await cluster.apiserver.call("create", "pods", "default", pod)
+    await pod_in_phase(cluster, "talker", "Running")
+    code, text = await request(cluster, "GET", "/api/v1/namespaces/default/pods/talker/log")
+    assert (code, text) == (200, b"hello\nworld\n")
+    code, text = await request(cluster, "GET", "/api/v1/namespaces/default/pods/talker/log?tailLines=1")
+    assert (code, text) == (200, b"world\n")
+    code, body = await request(cluster, "GET", "/api/v1/namespaces/default/pods/talker/log?container=nope")
+    assert (code, body["message"]) == (400, "container nope is not valid for pod talker")
+    code, body = await request(cluster, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")
+    assert (code, body["reason"]) == (503, "ServiceUnavailable")  # no metrics-server yet
+
+    async def started() -> list[str] | None:
+        events = (await cluster.apiserver.call("list_objects", "events", "default"))["items"]
+        reasons = [e["reason"] for e in events if e["involvedObject"]["name"] == "talker"]
+        return reasons if "Started" in reasons else None
+
+    reasons = await eventually(started)
+    assert reasons[:2] == ["Pulling", "Pulled"] and "Created" in reasons
+
+    await cluster.system.spawn("metrics-server", MetricsServer)
+
+    async def scraped() -> dict[str, Any] | None:
+        code, body = await request(cluster, "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")
+        return body if code == 200 and body["items"] else None
+
+    listed = await eventually(scraped)
+    (metrics,) = listed["items"]
+    assert metrics["metadata"]["name"] == "talker"
+    assert metrics["containers"] == [{"name": "main", "usage": {"cpu": "1000000n", "memory": "8192Ki"}}]
+    code, node = await request(cluster, "GET", "/apis/metrics.k8s.io/v1beta1/nodes/node-1")
+    assert code == 200 and node["usage"] == {"cpu": "26000000n", "memory": "270336Ki"}
