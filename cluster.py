@@ -25,7 +25,7 @@ import tempfile
 from typing import Any
 
 from actors.runtime.system import SystemConfig, create_system
-from chaos import apiserver_demo, runtime_demo, store_demo
+from chaos import apiserver_demo, cluster_demo, runtime_demo, store_demo
 
 BENCHMARKS = {
     "actor-messaging": "benchmarks.actor_messaging",
@@ -164,23 +164,24 @@ async def _demo(args: argparse.Namespace) -> int:
         print("")
         for check in checks[-3:]:
             print(f"{check.what:<40} {'ok' if check.passed else 'FAILED'}")
+    print("\nthe cluster (examples/seed):")
+    # The cluster part runs at no more than 30x: a store election must not outlast the 15 s leases.
+    cluster_config = SystemConfig(seed=args.seed, time_scale=min(args.time_scale, 30.0), call_timeout=30.0)
+    async with create_system(args.backend, cluster_config, **options) as cluster_system:
+        cluster_checks = await cluster_demo.run(cluster_system)
+    checks += cluster_checks
+    print("")
+    for check in cluster_checks:
+        print(f"{check.what:<52} {'ok' if check.passed else 'FAILED'}")
     failed = [c for c in checks if not c.passed]
     print(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed")
     return 1 if failed else 0
 
 
 async def _up(args: argparse.Namespace) -> int:
-    from actors.addons.metrics_server import MetricsServer
-    from actors.apiserver.server import ApiServer
-    from actors.controllers.node_lifecycle import NodeLifecycleController
-    from actors.kubelet.node_manager import NodeManager
-    from actors.scheduler.scheduler import Scheduler
+    from actors import control_plane
     from chaos.fault_desk import FaultDesk
     from consensus import pki
-    from consensus.client import wait_for_leader
-    from consensus.member import MemberInfo, StoreMember
-    from consensus.ports import free_loopback_ports
-    from consensus.raft import RaftConfig
     from network.cidr import RangeAllocator
 
     if args.store_members not in (1, 3, 5):
@@ -202,11 +203,6 @@ async def _up(args: argparse.Namespace) -> int:
         except pki.PkiError as error:
             print(f"kubemu up: {error}", file=sys.stderr)
             return 1
-    secret = pki.peer_secret(args.pki_dir) if paths is not None else None
-    peers = free_loopback_ports(args.store_members)
-    members = [
-        MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{port}") for i, port in enumerate(peers)
-    ]
     config = SystemConfig(seed=args.seed, time_scale=args.time_scale, call_timeout=60.0)
     options = {"hosts": 2, "address": args.ray_address} if args.backend == "ray" else {}
     stop = asyncio.Event()
@@ -217,37 +213,23 @@ async def _up(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="kubemu-up-") as data_dir:
         system = create_system(args.backend, config, **options)
         async with system:
-            for i, member in enumerate(members):
-                raft = RaftConfig(peer_secret=secret, data_dir=os.path.join(data_dir, member.name))
-                kwargs: dict[str, Any] = {"members": members, "raft": raft}
-                if args.store_client_port is not None:
-                    kwargs["client_port"] = args.store_client_port + i
-                    kwargs["pki_dir"] = args.pki_dir if paths is not None else None
-                await system.spawn(member.name, StoreMember, kwargs=kwargs)
-            leader = await wait_for_leader(system.ref, [m.name for m in members])
-            print(f" ✓ store: {args.store_members} members, leader {leader}")
-            security: dict[str, Any] = {}
-            if paths is not None:
-                security = _apiserver_security(paths)
-            await system.spawn(
-                "apiserver-0",
-                ApiServer,
-                kwargs={"store_members": [m.name for m in members], "port": args.api_port, **security},
+            plane = await control_plane.start(
+                system,
+                data_dir=data_dir,
+                store_members=args.store_members,
+                api_port=args.api_port,
+                nodes=nodes,
+                cidrs=cidrs,
+                peer_secret=pki.peer_secret(args.pki_dir) if paths is not None else None,
+                store_client_port=args.store_client_port,
+                pki_dir=args.pki_dir if paths is not None else None,
+                apiserver=_apiserver_security(paths) if paths is not None else None,
             )
             scheme = "http" if paths is None else "https"
             server = f"{scheme}://127.0.0.1:{args.api_port}"
             _write_kubeconfig(args.kubeconfig, args.name, server, paths)
             print(f" ✓ apiserver: {server}")
-            await system.spawn("node-lifecycle-controller", NodeLifecycleController)
-            await system.spawn("scheduler", Scheduler)
-            await system.spawn("metrics-server", MetricsServer)
-            if nodes:
-                await _start_nodes(system, nodes)
-            manager = NodeManager(system, cidrs=cidrs)
-            for config in nodes:
-                manager.adopt(config.name)
-            manager_task = asyncio.ensure_future(manager.run())
-            desk = FaultDesk(system, store_members=[m.name for m in members])
+            desk = FaultDesk(system, store_members=plane.members)
             desk_task = asyncio.ensure_future(desk.run())
             print(f'Set kubectl context to "kubemu-{args.name}" in {args.kubeconfig}')
             print("You can now use your cluster with:\n")
@@ -255,7 +237,7 @@ async def _up(args: argparse.Namespace) -> int:
             print("Stop with Ctrl-C.", flush=True)
             await stop.wait()
             desk_task.cancel()
-            manager_task.cancel()
+            await plane.stop()
             print(f'Deleting cluster "{args.name}" ...', flush=True)
     return 0
 
@@ -297,23 +279,6 @@ def _node_configs(args: argparse.Namespace, cidrs: Any) -> list[Any]:
         )
         for i in range(args.nodes)
     ]
-
-
-async def _start_nodes(system: Any, nodes: list[Any]) -> None:
-    """Start a kubelet per node and wait (with a progress line) until every Node is registered."""
-    from actors.kubelet.kubelet import Kubelet
-
-    for config in nodes:
-        await system.spawn(f"kubelet/{config.name}", Kubelet, kwargs={"node": config})
-    while True:
-        registered = sum(
-            [bool((await system.ref(f"kubelet/{c.name}").call("stats"))["registered"]) for c in nodes]
-        )
-        print(f"\r ✓ nodes: {registered}/{len(nodes)} registered", end="", flush=True)
-        if registered == len(nodes):
-            print()
-            return
-        await asyncio.sleep(0.2)
 
 
 def _fault(args: argparse.Namespace) -> int:
