@@ -334,7 +334,13 @@ def test_get_json_of_one_object_and_of_several_kinds(kubectl: Kubectl, shop: str
 
     listed = kubectl.json("get", "deployments,services,configmaps,pods", "-n", shop)
     assert listed["kind"] == "List"
-    found = sorted((item["kind"], item["metadata"]["name"]) for item in listed["items"])
+    web = [
+        i
+        for i in listed["items"]
+        if (i["metadata"].get("labels") or {}).get("app") == "web" and i["kind"] == "Pod"
+    ]
+    assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in web)  # the Deployment's
+    found = sorted((item["kind"], item["metadata"]["name"]) for item in listed["items"] if item not in web)
     assert found == [
         ("ConfigMap", "settings"),
         ("Deployment", "web"),
@@ -358,6 +364,7 @@ def test_get_json_of_one_object_and_of_several_kinds(kubectl: Kubectl, shop: str
     ],
 )
 def test_get_with_a_label_selector(kubectl: Kubectl, shop: str, selector: str, expected: list[str]) -> None:
+    selector += ",app!=web"  # leave the Deployment's pods out: their names are generated
     done = kubectl.run("get", "pods", "-n", shop, "-l", selector, "-o", "name")
     assert done.returncode == 0, done.stderr
     assert sorted(done.stdout.split()) == [f"pod/{name}" for name in expected]
@@ -377,7 +384,9 @@ def test_get_with_a_label_selector(kubectl: Kubectl, shop: str, selector: str, e
     ],
 )
 def test_get_with_a_field_selector(kubectl: Kubectl, shop: str, selector: str, expected: list[str]) -> None:
-    output = kubectl.ok("get", "pods", "-n", shop, "--field-selector", selector, "-o", "name")
+    output = kubectl.ok(
+        "get", "pods", "-n", shop, "--field-selector", selector, "-l", "app!=web", "-o", "name"
+    )
     assert sorted(output.split()) == [f"pod/{name}" for name in expected]
 
 
@@ -563,7 +572,10 @@ def test_delete_pod_then_it_is_not_found(kubectl: Kubectl, namespace: str) -> No
 def test_delete_namespace_removes_everything_in_it(kubectl: Kubectl) -> None:
     ns = "doomed-shop"
     kubectl.apply(shop_manifest(ns))
-    assert len(kubectl.json("get", "deployments,services,configmaps,pods", "-n", ns)["items"]) == 4
+    kinds = {
+        i["kind"] for i in kubectl.json("get", "deployments,services,configmaps,pods", "-n", ns)["items"]
+    }
+    assert kinds >= {"Deployment", "Service", "ConfigMap"}
     output = kubectl.ok("delete", "namespace", ns, "--timeout=60s")
     assert output.strip() == f'namespace "{ns}" deleted'
 
@@ -640,8 +652,14 @@ def test_describe_deployment(kubectl: Kubectl, shop: str) -> None:
     output = kubectl.ok("describe", "deployment", "web", "-n", shop)
     assert describe_field(output, "Name") == "web"
     assert describe_field(output, "Selector") == "app=web"
-    assert describe_field(output, "Replicas") == (
-        "2 desired | 0 updated | 0 total | 0 available | 0 unavailable"
+
+    def replicas() -> str | None:
+        line = describe_field(kubectl.ok("describe", "deployment", "web", "-n", shop), "Replicas")
+        return line if "2 total" in line else None
+
+    # no nodes in this cluster: the ReplicaSet's pods wait Pending, so none is available
+    assert eventually(replicas, what="the Deployment's pods") == (
+        "2 desired | 2 updated | 2 total | 0 available | 2 unavailable"
     )
     assert describe_field(output, "StrategyType") == "RollingUpdate"
     assert describe_field(output, "RollingUpdateStrategy") == "25% max unavailable, 25% max surge"
