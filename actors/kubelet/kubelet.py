@@ -187,6 +187,9 @@ class Kubelet(Actor):
             )
             entry.run.pod_ip = entry.ip  # the probes' messages name it
         entry.pod = pod
+        if entry.written is not None and _drifted(pod.get("status") or {}, entry.written):
+            entry.written = None  # someone else changed what this kubelet reports: write it again
+            self._wake.set()
         md = pod["metadata"]
         if md.get("deletionTimestamp"):
             grace = md.get("deletionGracePeriodSeconds")
@@ -421,6 +424,13 @@ class Kubelet(Actor):
                 if error.reason != "Conflict" or attempt == 1:
                     raise
                 self._node = await api.call("get", "nodes", None, self.config.name)
+
+
+def _drifted(observed: dict[str, Any], written: dict[str, Any]) -> bool:
+    """Whether the pod's status in the API no longer says what this kubelet last wrote (the node
+    lifecycle controller marked it not Ready while the node looked lost, say). As upstream's status
+    manager, the kubelet then writes its own view again; fields it does not own are left alone."""
+    return any(observed.get(key) != value for key, value in written.items())
 
 
 def _version(obj: dict[str, Any]) -> int:

@@ -156,3 +156,24 @@ async def test_logs_events_and_metrics_reach_the_apiserver(cluster: Cluster) -> 
     assert metrics["containers"] == [{"name": "main", "usage": {"cpu": "1000000n", "memory": "8192Ki"}}]
     code, node = await request(cluster, "GET", "/apis/metrics.k8s.io/v1beta1/nodes/node-1")
     assert code == 200 and node["usage"] == {"cpu": "26000000n", "memory": "270336Ki"}
+
+
+async def test_a_status_changed_by_someone_else_is_written_again_once(cluster: Cluster) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("steady"))
+    await pod_in_phase(cluster, "steady", "Running")
+    kubelet = cluster.system.ref("kubelet/node-1")
+    # what the node lifecycle controller writes while the node looks lost
+    lost = {"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "NodeStatusUnknown"}]}}
+    await cluster.apiserver.call(
+        "patch", "pods", "default", "steady", "application/strategic-merge-patch+json", lost, subresource="status"
+    )
+
+    async def ready_again() -> bool | None:
+        pod = await cluster.apiserver.call("get", "pods", "default", "steady")
+        ready = [c for c in pod["status"]["conditions"] if c["type"] == "Ready"]
+        return True if ready[0]["status"] == "True" else None
+
+    await eventually(ready_again)
+    writes = (await kubelet.call("stats"))["pod_status_writes"]
+    await cluster.system.clock.sleep(60)  # a quiet minute of cluster time: no write loop
+    assert (await kubelet.call("stats"))["pod_status_writes"] == writes
