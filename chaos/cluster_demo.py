@@ -7,7 +7,10 @@ headless Service, a DaemonSet, a CronJob and an HPA), waits for each to come up,
    pods) and rolls it back as ``kubectl rollout undo`` does (the old ReplicaSet's template, revision 3);
 2. kills a node's kubelet: after the 40 s grace the node is NotReady and tainted, after the pods' 300 s
    toleration they are evicted; tomcat's pods come back on the other nodes, the bare pod does not;
-3. kills the store's leader: the apiserver keeps serving writes and reads through the new leader.
+3. kills the store's leader: the apiserver keeps serving writes and reads through the new leader, and the
+   workloads recover (tomcat is scaled to 4 and gets there). At 30x an election of a wall second or two is
+   most of a minute of cluster time: leases lapse, the scheduler and controller-manager restart and
+   campaign again, nodes may look lost for a moment, and everything must come back by itself.
 
 Every step prints a timestamped line (wall seconds since the start, and cluster time), and a summary table
 closes the run; ``run`` returns the checks so the command exits non-zero if any failed. The cluster clock
@@ -146,6 +149,12 @@ async def _scenario(
     await _retrying(lambda: api.call("create", "configmaps", "default", note))
     line("wrote a ConfigMap through the apiserver")
     await check("the apiserver reads it back from the new leader", lambda: _configmap(api, "after-election"))
+    scale = {"spec": {"replicas": 4}}
+    await _retrying(
+        lambda: api.call("patch", "deployments", "default", "tomcat", "application/merge-patch+json", scale)
+    )
+    line("scaled tomcat to 4 (nginx is the HPA's to scale)")
+    await check("tomcat: 4/4 ready after the election", lambda: _ready(api, "deployments", "tomcat", 4))
 
 
 # -- probes (None until the outcome is seen) ----------------------------------------------------------------
