@@ -383,6 +383,11 @@ def _default_hpa(hpa: MutableMapping[str, Any]) -> None:
             behavior[direction] = rules
 
 
+def _default_priority_class(pc: MutableMapping[str, Any]) -> None:
+    """``SetDefaults_PriorityClass``."""
+    dp.set_default(pc, "preemptionPolicy", "PreemptLowerPriority")
+
+
 _DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("", "Pod"): dp.default_pod,
     ("", "ReplicationController"): _default_replication_controller,
@@ -399,4 +404,5 @@ _DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("batch", "Job"): _default_job,
     ("batch", "CronJob"): _default_cron_job,
     ("autoscaling", "HorizontalPodAutoscaler"): _default_hpa,
+    ("scheduling.k8s.io", "PriorityClass"): _default_priority_class,
 }

@@ -341,6 +341,14 @@ BUILTIN: tuple[Kind, ...] = (
     ),
     Kind(group="coordination.k8s.io", version="v1", kind="Lease", resource="leases", namespaced=True),
     Kind(
+        group="scheduling.k8s.io",
+        version="v1",
+        kind="PriorityClass",
+        resource="priorityclasses",
+        namespaced=False,
+        short_names=("pc",),
+    ),
+    Kind(
         group="networking.k8s.io",
         version="v1",
         kind="NetworkPolicy",

@@ -7,8 +7,9 @@ An empty list means valid. Nothing here raises on malformed input.
 
 Metadata is checked first (``kube.validation``: name rules per kind, namespace, labels, annotations, owner
 references, finalizers, and on update the immutable fields), then the kind's own rules from
-``validation_core``, ``validation_service``, ``validation_pod``, ``validation_apps``, ``validation_batch`` and
-``validation_autoscaling``. Kinds without their own rules get metadata validation only.
+``validation_core``, ``validation_service``, ``validation_pod``, ``validation_apps``, ``validation_batch``,
+``validation_autoscaling`` and ``validation_scheduling``. Kinds without their own rules get metadata
+validation only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kube import validation_batch as batch
 from kube import validation_core as core
 from kube import validation_fields as f
 from kube import validation_pod as pod
+from kube import validation_scheduling as scheduling
 from kube import validation_service as service
 from kube.errors import FieldError
 
@@ -56,6 +58,10 @@ _RULES: dict[tuple[str, str], tuple[CreateValidator, UpdateValidator]] = {
     ("batch", "Job"): (batch.validate_job, batch.validate_job_update),
     ("batch", "CronJob"): (batch.validate_cron_job, batch.validate_cron_job_update),
     ("autoscaling", "HorizontalPodAutoscaler"): (autoscaling.validate_hpa, autoscaling.validate_hpa_update),
+    ("scheduling.k8s.io", "PriorityClass"): (
+        scheduling.validate_priority_class,
+        scheduling.validate_priority_class_update,
+    ),
 }
 
 

@@ -88,6 +88,16 @@ def _endpoint_slice_cells(slice_: Mapping[str, Any], now: float) -> list[Any]:
     ]
 
 
+def _priority_class_cells(pc: Mapping[str, Any], now: float) -> list[Any]:
+    return [
+        name_of(pc),
+        pc.get("value", 0),
+        bool(pc.get("globalDefault")),
+        age(pc, now),
+        pc.get("preemptionPolicy") or "",
+    ]
+
+
 PRINTERS: dict[tuple[str, str], Printer] = {
     ("rbac.authorization.k8s.io", "rolebindings"): Printer(
         columns=_binding_columns(
@@ -104,6 +114,28 @@ PRINTERS: dict[tuple[str, str], Printer] = {
             "resolved, the Authorizer must return an error.",
         ),
         cells=_binding_cells,
+    ),
+    ("scheduling.k8s.io", "priorityclasses"): Printer(
+        columns=(
+            NAME,
+            Column(
+                name="Value",
+                type="integer",
+                description="value represents the integer value of this priority class.",
+            ),
+            Column(
+                name="Global-Default",
+                type="boolean",
+                description="globalDefault specifies whether this "
+                "PriorityClass should be considered as the default priority.",
+            ),
+            AGE,
+            Column(
+                name="PreemptionPolicy",
+                description="preemptionPolicy is the Policy for preempting pods with lower priority.",
+            ),
+        ),
+        cells=_priority_class_cells,
     ),
     ("coordination.k8s.io", "leases"): Printer(
         columns=(

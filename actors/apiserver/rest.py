@@ -223,7 +223,7 @@ class Rest:
             cmd["uid"] = meta.new_uid(self.rng)
             cmd["creationTimestamp"] = meta.now_rfc3339(self.clock.now())
             _default(kind, candidate)
-            admission.admit_create(kind, candidate)
+            admission.admit_create(kind, candidate, self._priority_classes)
             strategies.prepare_for_create(kind, candidate)
             _validate_create(kind, candidate)
             if kind.namespaced:
@@ -299,6 +299,12 @@ class Rest:
             if cached is not None and error.reason in ("Conflict", "NotFound"):
                 raise _StaleCache from error  # the cache lagged the store: read the store once
             raise
+
+    def _priority_classes(self) -> list[dict[str, Any]]:
+        """The PriorityClasses the watch cache holds (for the Priority admission plugin)."""
+        kind = self.registry.by_resource("scheduling.k8s.io", "v1", "priorityclasses")
+        cache = self.caches.get(kind) if kind is not None else None
+        return list(cache.objects.values()) if cache is not None else []
 
     async def _check_namespace(self, kind: kinds.Kind, name: str, namespace: str) -> None:
         """404 for a namespace that does not exist, 403 for one being deleted (upstream's
@@ -397,6 +403,8 @@ class Rest:
             _default(kind, new)
             defaults.prepare_for_update(kind, new, old)
         _validate_update(kind, new, old)
+        if subresource != "status":
+            admission.admit_update(kind, new, self._priority_classes)
         allocated = self._allocate(kind, new, old) if subresource != "status" else []
         expected = int(old_md["resourceVersion"])
         if dry_run:

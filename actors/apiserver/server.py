@@ -45,7 +45,7 @@ from consensus.mvcc import errors as store_errors
 from consensus.mvcc import types
 from consensus.raft import Diverged, ProposalFailed
 from kube import errors as kube_errors
-from kube import fields, kinds, labels, meta
+from kube import fields, kinds, labels, meta, validation_scheduling
 
 log = logging.getLogger("kubemu.apiserver")
 
@@ -408,6 +408,18 @@ class ApiServer(Actor):
                 },
             }
             await self._create_quietly(services, "default", service)
+        classes = self.registry.by_resource("scheduling.k8s.io", "v1", "priorityclasses")
+        assert classes is not None
+        for name, value in validation_scheduling.SYSTEM_CLASSES.items():
+            if self.caches[classes].get(None, name) is None:
+                description = (
+                    "Used for system critical pods that must run in the cluster, but can be moved to another "
+                    "node if necessary."
+                    if name == "system-cluster-critical"
+                    else "Used for system critical pods that must not be moved from their current node."
+                )
+                pc = {"metadata": {"name": name}, "value": value, "description": description}
+                await self._create_quietly(classes, None, pc)
 
     async def _bootstrap_rbac(self) -> None:
         """Upstream's bootstrap roles and bindings (cluster-admin for system:masters, discovery for everyone

@@ -33,6 +33,7 @@ UPSTREAM = [
     ("horizontalpodautoscalers", ("hpa",), "autoscaling/v2", True, "HorizontalPodAutoscaler"),
     ("endpointslices", (), "discovery.k8s.io/v1", True, "EndpointSlice"),
     ("leases", (), "coordination.k8s.io/v1", True, "Lease"),
+    ("priorityclasses", ("pc",), "scheduling.k8s.io/v1", False, "PriorityClass"),
     ("networkpolicies", ("netpol",), "networking.k8s.io/v1", True, "NetworkPolicy"),
     ("roles", (), "rbac.authorization.k8s.io/v1", True, "Role"),
     ("clusterroles", (), "rbac.authorization.k8s.io/v1", False, "ClusterRole"),

@@ -410,3 +410,30 @@ async def test_an_unknown_propagation_policy_is_refused_and_nothing_is_deleted(c
     )
     code, _ = await request(cluster, "GET", "/apis/apps/v1/namespaces/default/deployments/web")
     assert code == 200
+
+
+async def test_the_system_priority_classes_exist_and_user_classes_are_checked(cluster: Cluster) -> None:
+    code, listed = await request(cluster, "GET", "/apis/scheduling.k8s.io/v1/priorityclasses")
+    assert code == 200
+    assert [(c["metadata"]["name"], c["value"]) for c in listed["items"]] == [
+        ("system-cluster-critical", 2000000000),
+        ("system-node-critical", 2000001000),
+    ]
+    too_high = {"metadata": {"name": "vip"}, "value": 1000000001}
+    code, body = await request(cluster, "POST", "/apis/scheduling.k8s.io/v1/priorityclasses", too_high)
+    assert (code, body["message"]) == (
+        422,
+        'PriorityClass.scheduling.k8s.io "vip" is invalid: value: Forbidden: maximum allowed value of a user '
+        "defined priority is 1000000000",
+    )
+    for name in ("a", "b"):
+        body = {"metadata": {"name": name}, "value": 100, "globalDefault": True}
+        code, answer = await request(cluster, "POST", "/apis/scheduling.k8s.io/v1/priorityclasses", body)
+    assert (code, answer["message"]) == (
+        403,
+        'priorityclasses.scheduling.k8s.io "b" is forbidden: PriorityClass a is already marked as default. '
+        "Only one default can exist",
+    )
+    pod = {**POD, "metadata": {"name": "prio"}, "spec": {**POD["spec"], "priorityClassName": "a"}}  # type: ignore[dict-item]
+    code, created = await request(cluster, "POST", "/api/v1/namespaces/default/pods", pod)
+    assert code == 201 and created["spec"]["priority"] == 100
