@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--node-labels", default="", help="labels every node gets, as the kubelet's flag: key=value,..."
     )
+    up.add_argument(
+        "--bad-images",
+        default="",
+        help="comma-separated image patterns whose pulls fail (ErrImagePull), e.g. 'nginx:nosuchtag,*:bad'",
+    )
+    up.add_argument("--image-pull-seconds", type=float, default=0.5, help="each image pull (default 0.5)")
     up.add_argument("--store-members", type=int, default=3, help="store members: 1, 3 or 5 (default 3)")
     up.add_argument("--api-port", type=int, default=6443, help="apiserver port on 127.0.0.1 (default 6443)")
     up.add_argument(
@@ -224,6 +230,8 @@ async def _up(args: argparse.Namespace) -> int:
                 store_client_port=args.store_client_port,
                 pki_dir=args.pki_dir if paths is not None else None,
                 apiserver=_apiserver_security(paths) if paths is not None else None,
+                image_pull_seconds=args.image_pull_seconds,
+                bad_images=tuple(p.strip() for p in args.bad_images.split(",") if p.strip()),
             )
             scheme = "http" if paths is None else "https"
             server = f"{scheme}://127.0.0.1:{args.api_port}"
@@ -255,6 +263,8 @@ def _node_configs(args: argparse.Namespace, cidrs: Any) -> list[Any]:
             quantity.parse(value)
         except ValueError:
             raise ValueError(f"{flag}: {value!r} is not a quantity (such as 4, 500m, 16Gi)") from None
+    if args.image_pull_seconds < 0:
+        raise ValueError(f"--image-pull-seconds must be 0 or more, not {args.image_pull_seconds:g}")
     if args.node_pods < 1:
         raise ValueError(f"--node-pods must be at least 1, not {args.node_pods}")
     labels: list[tuple[str, str]] = []

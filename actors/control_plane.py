@@ -61,10 +61,12 @@ async def start(
     apiserver: dict[str, Any] | None = None,
     controllers: list[str] | None = None,
     image_pull_seconds: float = 0.5,
+    bad_images: tuple[str, ...] = (),
     say: Callable[[str], None] = print,
 ) -> ControlPlane:
     """See the module docstring. ``apiserver`` adds keyword arguments for ``ApiServer`` (security);
     ``store_client_port`` opens each member's etcd-style client port (``pki_dir`` for its TLS)."""
+    kubelet: dict[str, Any] = {"image_pull_seconds": image_pull_seconds, "bad_images": tuple(bad_images)}
     peers = free_loopback_ports(store_members)
     members = [
         MemberInfo(name=f"store-{i}", id=i + 1, peer_url=f"127.0.0.1:{port}") for i, port in enumerate(peers)
@@ -94,11 +96,11 @@ async def start(
         await system.spawn(
             f"kubelet/{config.name}",
             Kubelet,
-            kwargs={"node": config, "image_pull_seconds": image_pull_seconds},
+            kwargs={**kubelet, "node": config},
         )
     if nodes:
         await _registered(system, nodes, say)
-    manager = NodeManager(system, cidrs=cidrs)
+    manager = NodeManager(system, cidrs=cidrs, kubelet=kubelet)
     for config in nodes:
         manager.adopt(config.name)
     plane = ControlPlane(system=system, members=names, api_port=port, node_manager=manager)

@@ -87,6 +87,7 @@ def test_the_messaging_benchmark_prints_a_table_and_writes_json(tmp_path: object
         (["--nodes", "1", "--node-pods", "0"], "--node-pods must be at least 1, not 0"),
         (["--nodes", "1", "--node-labels", "tier"], "invalid label 'tier': expected key=value"),
         (["--nodes", "1", "--node-labels", "a b=c"], "--node-labels: invalid label 'a b=c': name part must"),
+        (["--image-pull-seconds", "-1"], "--image-pull-seconds must be 0 or more, not -1"),
     ],
 )
 def test_bad_node_flags_are_refused_before_anything_starts(

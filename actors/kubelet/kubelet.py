@@ -67,8 +67,14 @@ class Kubelet(Actor):
     expected_errors = (status.ApiError,)
 
     def __init__(
-        self, *, node: node.NodeConfig, apiserver: str = "apiserver-0", image_pull_seconds: float = 0.5
+        self,
+        *,
+        node: node.NodeConfig,
+        apiserver: str = "apiserver-0",
+        image_pull_seconds: float = 0.5,
+        bad_images: tuple[str, ...] = (),
     ) -> None:
+        """``bad_images``: image patterns (fnmatch) whose pulls fail, as a registry without them would."""
         self.config = node
         self.apiserver = apiserver
         self.registered = False
@@ -77,7 +83,7 @@ class Kubelet(Actor):
         self._lease: dict[str, Any] | None = None
         self._last_report = 0.0
         self.counters = {"lease_renewals": 0, "status_reports": 0, "errors": 0, "pod_status_writes": 0}
-        self.images = engine.ImageCache(pull_seconds=image_pull_seconds)
+        self.images = engine.ImageCache(pull_seconds=image_pull_seconds, bad_images=tuple(bad_images))
         self.cni = cni.Bridge()
         self._pods: dict[str, _Pod] = {}  # by uid
         self._pod_watch: int | None = None

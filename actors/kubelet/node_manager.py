@@ -51,11 +51,14 @@ class NodeManager:
         apiserver: str = "apiserver-0",
         cidrs: RangeAllocator | None = None,
         period: float = 1.0,
+        kubelet: dict[str, Any] | None = None,
     ) -> None:
+        """``kubelet``: keyword arguments for every kubelet it starts (image pulls, bad images)."""
         self.system = system
         self.apiserver = system.ref(apiserver)
         self.cidrs = cidrs or RangeAllocator()
         self.period = period
+        self.kubelet_kwargs = dict(kubelet or {})
         self.kubelets: set[str] = set()  # node names with a kubelet we know of
 
     def adopt(self, node_name: str) -> None:
@@ -127,7 +130,7 @@ class NodeManager:
         if actor in infos and infos[actor].state not in (ActorState.DEAD, ActorState.STOPPED):
             self.kubelets.add(name)
             return
-        await self.system.spawn(actor, Kubelet, kwargs={"node": config})
+        await self.system.spawn(actor, Kubelet, kwargs={**self.kubelet_kwargs, "node": config})
         self.kubelets.add(name)
         log.info("node manager: started %s for node %s", actor, name)
 

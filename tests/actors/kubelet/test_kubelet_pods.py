@@ -165,7 +165,13 @@ async def test_a_status_changed_by_someone_else_is_written_again_once(cluster: C
     # what the node lifecycle controller writes while the node looks lost
     lost = {"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "NodeStatusUnknown"}]}}
     await cluster.apiserver.call(
-        "patch", "pods", "default", "steady", "application/strategic-merge-patch+json", lost, subresource="status"
+        "patch",
+        "pods",
+        "default",
+        "steady",
+        "application/strategic-merge-patch+json",
+        lost,
+        subresource="status",
     )
 
     async def ready_again() -> bool | None:
@@ -177,3 +183,27 @@ async def test_a_status_changed_by_someone_else_is_written_again_once(cluster: C
     writes = (await kubelet.call("stats"))["pod_status_writes"]
     await cluster.system.clock.sleep(60)  # a quiet minute of cluster time: no write loop
     assert (await kubelet.call("stats"))["pod_status_writes"] == writes
+
+
+async def test_an_image_declared_bad_waits_in_err_image_pull_then_back_off(tmp_path: pathlib.Path) -> None:
+    system, running = await start_cluster(tmp_path, time_scale=SCALE)
+    try:
+        config = NodeConfig(name="node-1", internal_ip="172.18.0.3", pod_cidr=CIDR)
+        kwargs = {"node": config, "image_pull_seconds": 1.0, "bad_images": ("*:nosuchtag",)}
+        await system.spawn("kubelet/node-1", Kubelet, kwargs=kwargs)
+        pod = a_pod("broken")
+        pod["spec"]["containers"][0]["image"] = "nginx:nosuchtag"
+        await running.apiserver.call("create", "pods", "default", pod)
+
+        async def waiting(reason: str) -> str | None:
+            got = await running.apiserver.call("get", "pods", "default", "broken")
+            statuses = (got.get("status") or {}).get("containerStatuses") or []
+            state = statuses[0]["state"].get("waiting") if statuses else None
+            return str(state.get("message", "")) if state and state.get("reason") == reason else None
+
+        assert "nginx:nosuchtag" in await eventually(lambda: waiting("ErrImagePull"))
+        assert (await eventually(lambda: waiting("ImagePullBackOff"))).startswith(
+            'Back-off pulling image "nginx:nosuchtag"'
+        )
+    finally:
+        await system.shutdown()
