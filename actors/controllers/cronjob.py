@@ -20,6 +20,10 @@ What a user sees, as upstream:
   (``UnparseableSchedule``) start nothing; ``Result.requeue_after`` is the time to the next schedule time
   plus upstream's 100 ms.
 
+The Job creates and deletes carry their events (``SuccessfulCreate`` "Created job <name>", ``FailedCreate``
+"Error creating job: <error>", ``SuccessfulDelete`` "Deleted job <name>", ``FailedDelete``), which the runner
+records on the CronJob once it knows the outcome.
+
 One deliberate difference, because reconcile cannot learn a created Job's UID: a new Job enters
 ``status.active`` (and ``lastScheduleTime`` moves) when the informer shows it, in the next reconcile,
 instead of in the same sync. A Job the controller itself named (its name matches its scheduled-timestamp
@@ -49,6 +53,14 @@ TOO_MANY_MISSED = 100
 TOO_MANY_MISSED_MESSAGE = (
     "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
 )
+
+# The Job writes' events, in upstream's words (``FailedDelete``'s "Deleted job: <error>" included).
+JOB_CREATED = fw.EventTemplate(type="Normal", reason="SuccessfulCreate", message="Created job {name}")
+JOB_CREATE_FAILED = fw.EventTemplate(
+    type="Warning", reason="FailedCreate", message="Error creating job: {error}"
+)
+JOB_DELETED = fw.EventTemplate(type="Normal", reason="SuccessfulDelete", message="Deleted job {name}")
+JOB_DELETE_FAILED = fw.EventTemplate(type="Warning", reason="FailedDelete", message="Deleted job: {error}")
 
 
 def job_name(cronjob_name: str, scheduled: float) -> str:
@@ -174,7 +186,7 @@ class CronJobController:
         ]
         actions: list[fw.Action] = []
         events: list[fw.Action] = []
-        self._cleanup_finished(cj, jobs, actions, events)
+        self._cleanup_finished(cj, jobs, actions)
         requeue = self._sync(cj, jobs, cache, ctx, actions, events)
         if (cj.get("status") or {}) != (cached.get("status") or {}):
             actions.append(fw.Update(resource="cronjobs", body=cj, subresource="status"))
@@ -182,9 +194,7 @@ class CronJobController:
 
     # -- cleanupFinishedJobs -----------------------------------------------------------------------------
 
-    def _cleanup_finished(
-        self, cj: Obj, jobs: list[Obj], actions: list[fw.Action], events: list[fw.Action]
-    ) -> None:
+    def _cleanup_finished(self, cj: Obj, jobs: list[Obj], actions: list[fw.Action]) -> None:
         spec = cj.get("spec") or {}
         for kind, limit in (
             ("Complete", spec.get("successfulJobsHistoryLimit")),
@@ -196,9 +206,9 @@ class CronJobController:
                 (j for j in jobs if finished_type(j) == kind and not fw.is_terminating(j)), key=_start_order
             )
             for job in done[: max(0, len(done) - int(limit))]:
-                self._delete(cj, job, actions, events)
+                self._delete(cj, job, actions)
 
-    def _delete(self, cj: Obj, job: Obj, actions: list[fw.Action], events: list[fw.Action]) -> None:
+    def _delete(self, cj: Obj, job: Obj, actions: list[fw.Action]) -> None:
         md = job["metadata"]
         actions.append(
             fw.Delete(
@@ -207,12 +217,12 @@ class CronJobController:
                 name=md["name"],
                 uid=md.get("uid"),
                 propagation="Background",
+                owner=cj,
+                on_success=JOB_DELETED,
+                on_failure=JOB_DELETE_FAILED,
             )
         )
         _drop_active(cj, md.get("uid", ""))
-        events.append(
-            fw.Event(obj=cj, type="Normal", reason="SuccessfulDelete", message=f"Deleted job {md['name']}")
-        )
 
     # -- syncCronJob -------------------------------------------------------------------------------------
 
@@ -322,10 +332,19 @@ class CronJobController:
         if spec.get("concurrencyPolicy") == "Replace":
             by_uid = {j["metadata"].get("uid"): j for j in jobs}
             for ref in list(status.get("active") or []):
-                self._delete(cj, by_uid[ref.get("uid")], actions, events)
+                self._delete(cj, by_uid[ref.get("uid")], actions)
         body = _job_from_template(cj, scheduled, load_zone(zone_name or "", self.local_zone))
-        actions.append(fw.Create(resource="jobs", namespace=md.get("namespace"), body=body, expect=True))
-        note("SuccessfulCreate", f"Created job {name}")
+        actions.append(
+            fw.Create(
+                resource="jobs",
+                namespace=md.get("namespace"),
+                body=body,
+                expect=True,
+                owner=cj,
+                on_success=JOB_CREATED,
+                on_failure=JOB_CREATE_FAILED,
+            )
+        )
         return later
 
 

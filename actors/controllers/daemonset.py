@@ -30,9 +30,9 @@ As upstream's ``pkg/controller/daemon`` (``syncDaemonSet``, ``manage``, ``rollin
 - status: ``desiredNumberScheduled``, ``currentNumberScheduled``, ``numberMisscheduled``, ``numberReady``,
   ``numberAvailable``, ``numberUnavailable``, ``updatedNumberScheduled``, ``observedGeneration`` (raised only
   when expectations were satisfied), ``collisionCount`` on a hash collision;
-- events as upstream's ``RealPodControl``: ``SuccessfulCreate`` "Created pod: <name>" and
-  ``SuccessfulDelete`` "Deleted pod: <name>". Pods are created with ``generateName: <ds>-``, so the create
-  event names the prefix; the manager may substitute the name the apiserver chose;
+- events as upstream's ``RealPodControl`` (``framework.create_pod``/``delete_pod``, recorded by the runner
+  once it knows the outcome): ``SuccessfulCreate`` "Created pod: <the generated name>", ``FailedCreate``
+  "Error creating: <error>", ``SuccessfulDelete`` "Deleted pod: <name>", ``FailedDelete``; and
   ``SelectingAll`` for an empty selector (nothing else is done then).
 
 Node events enqueue every DaemonSet, except updates that change nothing eligibility reads (labels, taints,
@@ -53,7 +53,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from actors.controllers import framework, history
+from actors.controllers import framework, history, ownership
 from actors.scheduler import plugins, table
 from kube import errors, meta
 
@@ -242,10 +242,11 @@ class DaemonSetController:
         except errors.KubeError:
             return framework.Result()
         result = framework.Result()
-        revisions = history.claim(
-            history.candidates(cache, history.REVISIONS, ds, selector), ds, selector, history.REVISIONS
+        ref = framework.owner_reference(ds)
+        revisions = ownership.claim(
+            ds, ref, selector, history.REVISIONS, ownership.candidates(cache, history.REVISIONS, ds, selector)
         )
-        pods = history.claim(history.candidates(cache, "pods", ds, selector), ds, selector, "pods")
+        pods = ownership.claim(ds, ref, selector, "pods", ownership.candidates(cache, "pods", ds, selector))
         plan = history.plan_daemon(ds, history.sorted_revisions(revisions.objects), pods.objects, cache)
         result.actions += revisions.actions + pods.actions + plan.actions
         run = _Sync(
@@ -353,7 +354,7 @@ class _Sync:
         return self.generation is not None and pod_labels.get(TEMPLATE_GENERATION_LABEL) == self.generation
 
     def available(self, pod: Mapping[str, Any]) -> bool:
-        return history.is_pod_available(pod, self.min_ready, self.ctx.now)
+        return framework.is_pod_available(pod, self.min_ready, self.ctx.now)
 
     # -- manage -------------------------------------------------------------------------------------------
 
@@ -415,7 +416,7 @@ class _Sync:
         if (
             newest is not None
             and oldest is not None
-            and (not history.is_pod_ready(oldest) or self.available(newest))
+            and (not framework.is_pod_ready(oldest) or self.available(newest))
         ):
             deletes.append(oldest)
 
@@ -437,18 +438,11 @@ class _Sync:
         return False
 
     def _sync_nodes(self, deletes: Sequence[Obj], creates: Sequence[str]) -> None:
-        namespace = _namespace(self.ds)
-        for node in creates[:BURST_REPLICAS]:
-            pod = self._new_pod(node)
-            self.actions.append(framework.Create(resource="pods", namespace=namespace, body=pod, expect=True))
-            self._event("Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['generateName']}")
-        for pod in deletes[:BURST_REPLICAS]:
-            self.actions.append(
-                framework.Delete(
-                    resource="pods", namespace=namespace, name=_name(pod), uid=_uid(pod), expect=True
-                )
-            )
-            self._event("Normal", "SuccessfulDelete", f"Deleted pod: {_name(pod)}")
+        """``syncNodes``: the creates, then the deletes, through ``RealPodControl`` (its events)."""
+        self.actions += [
+            framework.create_pod(self.ds, self._new_pod(node)) for node in creates[:BURST_REPLICAS]
+        ]
+        self.actions += [framework.delete_pod(self.ds, pod) for pod in deletes[:BURST_REPLICAS]]
 
     def _new_pod(self, node: str) -> Obj:
         """``CreatePodTemplate`` plus the node affinity that pins the pod to ``node``."""
@@ -578,7 +572,7 @@ class _Sync:
                 continue
             counts["currentNumberScheduled"] += 1
             pod = min(pods, key=_oldest_first)
-            if history.is_pod_ready(pod):
+            if framework.is_pod_ready(pod):
                 counts["numberReady"] += 1
                 counts["numberAvailable"] += self.available(pod)
             counts["updatedNumberScheduled"] += self.updated(pod)
@@ -605,8 +599,8 @@ class _Sync:
         if self.min_ready > 0:
             for pods in self.by_node.values():
                 for pod in pods:
-                    if history.is_pod_ready(pod) and not self.available(pod):
-                        remaining = history.available_in(pod, self.min_ready, self.ctx.now)
+                    if framework.is_pod_ready(pod) and not self.available(pod):
+                        remaining = framework.available_in(pod, self.min_ready, self.ctx.now)
                         waits.append((self.min_ready if remaining is None else remaining) + _AFTER)
         return min(waits) if waits else None
 

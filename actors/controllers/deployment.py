@@ -24,10 +24,11 @@ As upstream's ``pkg/controller/deployment`` (``syncDeployment`` and the files be
   written when it changed; ``Progressing`` turns ``ProgressDeadlineExceeded`` when no progress was seen
   for ``progressDeadlineSeconds`` of cluster time, and the key asks to be looked at again then.
 
-What the runner does for this controller: a failed ReplicaSet create should be recorded as upstream does it,
-a Warning event ``ReplicaSetCreateError`` "Failed to create new replica set "<name>": <err>" (and, with a
-progress deadline, Progressing False with that reason); an ``AlreadyExists`` on that create only needs the
-key retried (the next sync sees the ReplicaSet, or records a hash collision).
+A failed ReplicaSet create is recorded by the runner as upstream records it, a Warning event
+``ReplicaSetCreateError`` "Failed to create new replica set "<name>": <err>" (the create's ``on_failure``);
+the ``Progressing`` False condition upstream also sets then is not (the failure is the runner's to see).
+An ``AlreadyExists`` on that create is not announced and only needs the key retried (the next sync sees
+the ReplicaSet, or records a hash collision).
 
 Pure: time is ``ctx.now``; nothing read from the cache is changed. This module picks the strategy and
 holds them (``rolling.go``, ``recreate.go``, the scaling and clean-up of ``sync.go``); the planning state, the
@@ -42,7 +43,7 @@ from typing import Any
 
 from actors.controllers import deployment_rollout as rollout
 from actors.controllers import deployment_util as util
-from actors.controllers import framework, replicaset
+from actors.controllers import framework, ownership
 from actors.controllers.framework import Cache, Context, Event, Obj, Patch, Result
 from kube import errors, labels, meta
 
@@ -88,7 +89,7 @@ class DeploymentController:
         md = pod.get("metadata") or {}
         namespace = md.get("namespace") or ""
         gone = cache.get("pods", namespace or None, md.get("name", "")) is None
-        if not (gone or not replicaset.is_pod_active(pod)):
+        if not (gone or not framework.is_pod_active(pod)):
             return []
         ref = meta.controller_of(pod)
         if ref is None or ref.kind != "ReplicaSet":
@@ -127,8 +128,9 @@ class DeploymentController:
         if selector is None:
             return Result()  # an invalid selector: upstream logs and gives up on the key
         all_rss = cache.objects("replicasets", namespace)
-        ref = replicaset.controller_ref(d, api_version="apps/v1", kind="Deployment")
-        rss, claims = replicaset.claim(d, ref, selector, "replicasets", all_rss)
+        ref = ownership.controller_ref(d, api_version="apps/v1", kind="Deployment")
+        claimed = ownership.claim(d, ref, selector, "replicasets", all_rss)
+        rss, claims = claimed.objects, claimed.actions
         adopted = frozenset(_name(rs) for rs in rss if meta.controller_of(rs) is None)
         taken = frozenset(_name(rs) for rs in all_rss)
         s = rollout.Sync(d, rss, ctx.now, taken=taken, adopted=adopted)

@@ -6,7 +6,8 @@ keeps using what each write returned. ``Sync`` does the same against copies: eve
 at is a private copy that the steps change in place, the Deployment's status and revision annotation are
 changed on a private copy of the Deployment, and ``actions()`` then emits at most one write per object:
 
-1. the ReplicaSet to create (named ``<deployment>-<pod-template-hash>``, so a retried create is idempotent),
+1. the ReplicaSet to create (named ``<deployment>-<pod-template-hash>``, so a retried create is idempotent;
+   the runner records ``ReplicaSetCreateError`` on the Deployment if it fails),
 2. one merge patch per changed ReplicaSet (``spec.replicas``, ``spec.minReadySeconds``, annotations),
    guarded by the cached ``resourceVersion`` like upstream's ``Update``: a stale cache is a conflict and
    the key is retried from fresh data,
@@ -29,10 +30,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from actors.controllers import deployment_util as util
-from actors.controllers import replicaset
-from actors.controllers.framework import Action, Create, Delete, Event, Obj, Patch
+from actors.controllers import history, ownership, replicaset
+from actors.controllers.framework import Action, Create, Delete, Event, EventTemplate, Obj, Patch
 from kube import errors, meta
 
+# ``getNewReplicaSet``'s Warning when the create fails (an ``AlreadyExists`` is no failure: a name taken by
+# another template is a hash collision, found on the next sync).
+RS_CREATE_FAILED = EventTemplate(
+    type="Warning", reason=util.FAILED_RS_CREATE, message='Failed to create new replica set "{name}": {error}'
+)
 _NO_REQUIRED: frozenset[str] = (
     frozenset()
 )  # every DeploymentStatus int is omitempty (collisionCount: a pointer)
@@ -107,7 +113,7 @@ class Sync:
         spec = self.d.get("spec") or {}
         collision = self.status.get("collisionCount")
         template = _copy(spec.get("template") or {})
-        pod_hash = util.compute_hash(template, collision)
+        pod_hash = history.compute_hash(template, collision)
         template_meta = template.setdefault("metadata", {})
         template_meta["labels"] = {**(template_meta.get("labels") or {}), util.POD_TEMPLATE_HASH: pod_hash}
         selector = _copy(spec.get("selector") or {})
@@ -127,7 +133,7 @@ class Sync:
                 "namespace": md.get("namespace") or "",
                 "labels": dict(template_meta["labels"]),
                 "ownerReferences": [
-                    replicaset.controller_ref(self.d, api_version="apps/v1", kind="Deployment")
+                    ownership.controller_ref(self.d, api_version="apps/v1", kind="Deployment")
                 ],
             },
             "spec": {
@@ -189,7 +195,15 @@ class Sync:
         actions: list[Action] = []
         namespace = (self.original.get("metadata") or {}).get("namespace") or None
         if self.created is not None:
-            actions.append(Create(resource="replicasets", namespace=namespace, body=self.created))
+            actions.append(
+                Create(
+                    resource="replicasets",
+                    namespace=namespace,
+                    body=self.created,
+                    owner=self.original,
+                    on_failure=RS_CREATE_FAILED,
+                )
+            )
         deleted = {_name(rs) for rs in self.deleted}
         for rs in self.rss:
             cached = self._cached.get(_name(rs))

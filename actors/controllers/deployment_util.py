@@ -5,10 +5,11 @@ object say so (``set_*``) and are only ever given the controller's private copie
 
 - Fenceposts: ``maxSurge`` rounds up, ``maxUnavailable`` rounds down (percentages of ``spec.replicas``);
   both zero makes ``maxUnavailable`` 1 (``ResolveFenceposts``).
-- The pod-template hash is FNV-1a (32 bits) of the template's canonical JSON and, when set, of
-  ``status.collisionCount`` (4 bytes, little endian), printed with upstream's ``SafeEncodeString``
-  alphabet. Upstream hashes Go's ``spew`` rendering of the struct, so the values differ from a real
-  cluster's, but they are as stable: the same template always gives the same ReplicaSet name.
+- The pod-template hash is ``history.compute_hash`` (upstream's ``controller.ComputeHash``): FNV-1a of
+  the template's canonical JSON and, when set, of ``status.collisionCount``. Upstream hashes Go's
+  ``spew`` rendering of the struct, so the values differ from a real cluster's, but they are as stable: the
+  same template always gives the same ReplicaSet name. ``maxSurge``/``maxUnavailable`` are read with
+  ``history.scaled_value``.
 - Annotations on ReplicaSets: ``deployment.kubernetes.io/revision``, ``revision-history`` (at most 2,000
   characters), ``desired-replicas`` and ``max-replicas``; the Deployment's other annotations are copied
   (``kubectl.kubernetes.io/last-applied-configuration`` and the deployment ones excepted).
@@ -19,11 +20,11 @@ object say so (``set_*``) and are only ever given the controller's private copie
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from actors.controllers import history
 from actors.controllers.framework import Obj
 from kube import errors, meta
 
@@ -57,10 +58,6 @@ RESUMED = "DeploymentResumed"
 MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"
 MINIMUM_REPLICAS_UNAVAILABLE = "MinimumReplicasUnavailable"
 
-_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's util/rand alphanums
-_FNV_OFFSET = 0x811C9DC5
-_FNV_PRIME = 0x01000193
-
 
 # -- spec accessors (defaults as apps/v1's SetDefaults_Deployment) -------------------------------------------
 
@@ -93,28 +90,12 @@ def revision_history_limit(d: Mapping[str, Any]) -> int | None:
     return None if value == MAX_INT32 else value
 
 
-def scaled_value(value: object, total: int, *, round_up: bool) -> int:
-    """``intstr.GetScaledValueFromIntOrPercent``: an int as is, ``"25%"`` of ``total`` rounded as asked."""
-    if isinstance(value, bool):
-        raise errors.KubeError(f"invalid value for IntOrString: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.endswith("%") and value[:-1].lstrip("-").isdigit():
-        percent = int(value[:-1])
-        return -(-percent * total // 100) if round_up else percent * total // 100
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise errors.KubeError(
-        f"invalid value for IntOrString: invalid type: string is not a percentage: {value!r}"
-    )
-
-
 def fenceposts(d: Mapping[str, Any]) -> tuple[int, int]:
     """``ResolveFenceposts``: (maxSurge, maxUnavailable) of a RollingUpdate deployment."""
     rolling = ((d.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
     desired = replicas(d)
-    surge = scaled_value(rolling.get("maxSurge", "25%"), desired, round_up=True)
-    unavailable = scaled_value(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+    surge = history.scaled_value(rolling.get("maxSurge", "25%"), desired, round_up=True)
+    unavailable = history.scaled_value(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
     if surge == 0 and unavailable == 0:
         unavailable = 1  # validation forbids both zero; rounding down may still get there
     return surge, unavailable
@@ -130,37 +111,7 @@ def max_unavailable(d: Mapping[str, Any]) -> int:
     return min(fenceposts(d)[1], replicas(d))
 
 
-# -- the pod-template hash -----------------------------------------------------------------------------------
-
-
-def _fnv1a(data: bytes, value: int = _FNV_OFFSET) -> int:
-    for byte in data:
-        value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
-    return value
-
-
-def safe_encode(text: str) -> str:
-    """``rand.SafeEncodeString``: each character mapped into the vowel-free alphabet."""
-    return "".join(_SAFE_ALPHABET[ord(c) % len(_SAFE_ALPHABET)] for c in text)
-
-
-def compute_hash(template: Mapping[str, Any], collision_count: int | None) -> str:
-    """``controller.ComputeHash``: the ``pod-template-hash`` of a template (and collision count)."""
-    canonical = json.dumps(_semantic(template), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    value = _fnv1a(canonical.encode())
-    if collision_count is not None:
-        value = _fnv1a((collision_count & 0xFFFFFFFF).to_bytes(4, "little"), value)
-    return safe_encode(str(value))
-
-
-def _semantic(value: Any) -> Any:
-    """A value with empty maps, empty lists and nulls left out, as Go's ``omitempty`` would print it."""
-    if isinstance(value, dict):
-        out = {k: _semantic(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_semantic(v) for v in value]
-    return value
+# -- templates -----------------------------------------------------------------------------------------------
 
 
 def equal_ignore_hash(t1: Mapping[str, Any], t2: Mapping[str, Any]) -> bool:
@@ -171,7 +122,7 @@ def equal_ignore_hash(t1: Mapping[str, Any], t2: Mapping[str, Any]) -> bool:
 def _without_hash(template: Mapping[str, Any]) -> Any:
     copy = meta.deep_copy(dict(template))
     ((copy.get("metadata") or {}).get("labels") or {}).pop(POD_TEMPLATE_HASH, None)
-    return _semantic(copy)
+    return history.omit_empty(copy)
 
 
 # -- revisions and annotations -------------------------------------------------------------------------------

@@ -6,6 +6,12 @@ DESIGN.md's reconcile pattern, with the decision and the I/O apart:
   the ``Cache`` (the informers' indexed objects) and the ``Context`` (cluster time, the key's outstanding
   expectations), and returns the writes to make as ``Action`` values. It never awaits and never writes:
   a test builds a ``DictCache``, calls ``reconcile`` and compares the actions;
+- a ``Create`` or ``Delete`` may carry the Events its outcome calls for (``EventTemplate``: ``on_success``
+  with the written object's name, ``on_failure`` with the error, about its ``owner``), since only the runner
+  learns a generated name or an error; ``create_pod``/``delete_pod`` are upstream's ``RealPodControl``;
+- the helpers every controller shares: keys, selectors, ownerReferences, and the pod predicates
+  (``is_pod_active``, ``is_pod_ready``, ``is_pod_available``: upstream's ``podutil`` and
+  ``controller.IsPodActive``);
 - ``keys_for`` maps an informer event (on the controller's own kind or on one it watches, such as the pods
   a ReplicaSet owns) to the keys to enqueue, as upstream's event handlers do;
 - the controller-manager (``manager.py``) runs the informers, the work queue (deduplicated keys, one worker
@@ -20,10 +26,11 @@ Keys are ``"namespace/name"`` (``"name"`` for cluster-scoped objects), as client
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from kube import labels, meta
+from kube import errors, labels, meta
 
 Obj = dict[str, Any]
 
@@ -71,21 +78,67 @@ class Context:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """A core/v1 Event about ``obj`` (``Normal`` or ``Warning``, upstream's reason and wording)."""
+
+    obj: Obj
+    type: str
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class EventTemplate:
+    """An Event that depends on a write's outcome, which only the runner learns: upstream's pod controls
+    (``RealPodControl``, ``StatefulPodControl``) record one after each create or delete. In ``message``,
+    ``{name}`` stands for the written object's name (for a create, the one the apiserver chose from
+    ``generateName``) and ``{error}`` for the failure's message."""
+
+    type: str
+    reason: str
+    message: str
+
+    def about(self, obj: Obj, *, name: str = "", error: str = "") -> Event:
+        """The Event about ``obj`` with the placeholders filled in."""
+        message = self.message.replace("{name}", name).replace("{error}", error)
+        return Event(obj=obj, type=self.type, reason=self.reason, message=message)
+
+
+def _check_owner(action: Create | Delete) -> None:
+    if action.owner is None and (action.on_success is not None or action.on_failure is not None):
+        raise ValueError("an action with outcome events needs the owner they are about")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Create:
     """Create ``body`` (``generateName`` allowed). ``expect`` counts it in the key's expectations until the
-    informer of ``resource`` shows it; consecutive expected creates go in slow-start batches (1, 2, 4, ...),
-    stopping at the first failure, as upstream's ``slowStartBatch``."""
+    informer of ``resource`` shows it; consecutive expected creates of one resource go in slow-start batches
+    (1, 2, 4, ...), stopping at the first failure, as upstream's ``slowStartBatch``.
+
+    ``on_success`` / ``on_failure``: the Event the runner records about ``owner`` once the create is made
+    (``{name}``: the created object's name) or has failed (``{error}``). No failure event is recorded for a
+    create of a fixed name that finds it taken (409 ``AlreadyExists``): the object is there, as upstream's
+    StatefulSet and Deployment controllers treat it."""
 
     resource: str
     namespace: str | None
     body: Obj
     expect: bool = False
+    owner: Obj | None = None
+    on_success: EventTemplate | None = None
+    on_failure: EventTemplate | None = None
+
+    def __post_init__(self) -> None:
+        _check_owner(self)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Delete:
     """Delete an object; ``uid`` is a precondition (a replaced object of the same name is left alone);
-    ``propagation`` is ``Background``, ``Foreground`` or ``Orphan`` (``None``: the kind's default)."""
+    ``propagation`` is ``Background``, ``Foreground`` or ``Orphan`` (``None``: the kind's default).
+
+    ``on_success`` / ``on_failure`` as for ``Create`` (``{name}``: ``name``). An object already gone (404) is
+    neither: no event, as upstream's ``RealPodControl.DeletePod``."""
 
     resource: str
     namespace: str | None
@@ -94,6 +147,33 @@ class Delete:
     propagation: str | None = None
     grace_period_seconds: int | None = None
     expect: bool = False
+    owner: Obj | None = None
+    on_success: EventTemplate | None = None
+    on_failure: EventTemplate | None = None
+
+    def __post_init__(self) -> None:
+        _check_owner(self)
+
+
+def success_event(action: Create | Delete, name: str) -> Event | None:
+    """The Event to record once ``action`` was carried out on the object now called ``name``."""
+    if action.on_success is None or action.owner is None:
+        return None
+    return action.on_success.about(action.owner, name=name)
+
+
+def failure_event(action: Create | Delete, error: str, *, reason: str = "") -> Event | None:
+    """The Event to record once ``action`` failed with ``error`` (the apiserver's message; ``reason`` its
+    ``Status`` reason). None for a create of a fixed name that found it taken (``AlreadyExists``)."""
+    if action.on_failure is None or action.owner is None:
+        return None
+    if isinstance(action, Delete):
+        name = action.name
+    else:
+        name = str((action.body.get("metadata") or {}).get("name") or "")
+        if name and reason == "AlreadyExists":
+            return None
+    return action.on_failure.about(action.owner, name=name, error=error)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,16 +196,6 @@ class Update:
     resource: str
     body: Obj
     subresource: str = ""
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """A core/v1 Event about ``obj`` (``Normal`` or ``Warning``, upstream's reason and wording)."""
-
-    obj: Obj
-    type: str
-    reason: str
-    message: str
 
 
 Action = Create | Delete | Patch | Update | Event
@@ -212,6 +282,107 @@ def owner_reference(owner: Mapping[str, Any], *, controller: bool = True) -> Obj
 
 def is_terminating(obj: Mapping[str, Any]) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+# -- pods: upstream's podutil and controller.IsPodActive ---------------------------------------------------
+
+
+def is_pod_active(pod: Mapping[str, Any]) -> bool:
+    """``controller.IsPodActive``: not terminating and not in a terminal phase."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and not is_terminating(pod)
+
+
+def ready_since(pod: Mapping[str, Any]) -> tuple[bool, float | None]:
+    """Whether the pod is Ready, and since when (the Ready condition's lastTransitionTime, if readable)."""
+    for condition in (pod.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Ready":
+            if condition.get("status") != "True":
+                return False, None
+            return True, parse_time(condition.get("lastTransitionTime"))
+    return False, None
+
+
+def is_pod_ready(pod: Mapping[str, Any]) -> bool:
+    """``podutil.IsPodReady``."""
+    return ready_since(pod)[0]
+
+
+def available_at(pod: Mapping[str, Any], min_ready_seconds: int) -> float | None:
+    """When a pod is (or will be) available: ``-inf`` when it counts whatever the time, the moment it starts
+    to count otherwise (``inf``: Ready without a transition time, never by the clock), ``None`` when it is
+    not Ready."""
+    ready, since = ready_since(pod)
+    if not ready:
+        return None
+    if min_ready_seconds <= 0:
+        return -math.inf
+    if since is None:
+        return math.inf
+    return since + min_ready_seconds
+
+
+def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
+    """``podutil.IsPodAvailable``: Ready for more than ``min_ready_seconds`` (strictly, as upstream)."""
+    at = available_at(pod, min_ready_seconds)
+    return at is not None and (at == -math.inf or at < now)
+
+
+def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> float | None:
+    """Seconds until a Ready pod counts as available (0 when it already does); ``None`` when it is not Ready
+    or has no transition time to count from."""
+    at = available_at(pod, min_ready_seconds)
+    if at is None or at == math.inf:
+        return None
+    return max(0.0, at - now)
+
+
+def parse_time(text: object) -> float | None:
+    """An RFC 3339 timestamp as seconds; ``None`` when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return meta.parse_rfc3339(text)
+    except errors.ValidationError:
+        return None
+
+
+# -- pod control: upstream's RealPodControl ------------------------------------------------------------------
+
+POD_CREATED = EventTemplate(type="Normal", reason="SuccessfulCreate", message="Created pod: {name}")
+POD_CREATE_FAILED = EventTemplate(type="Warning", reason="FailedCreate", message="Error creating: {error}")
+POD_DELETED = EventTemplate(type="Normal", reason="SuccessfulDelete", message="Deleted pod: {name}")
+POD_DELETE_FAILED = EventTemplate(type="Warning", reason="FailedDelete", message="Error deleting: {error}")
+
+
+def create_pod(owner: Obj, pod: Obj) -> Create:
+    """``RealPodControl.CreatePods``: an expected create of ``pod`` in the owner's namespace, recorded on the
+    owner as ``SuccessfulCreate`` "Created pod: <name>" or ``FailedCreate`` "Error creating: <error>"."""
+    return Create(
+        resource="pods",
+        namespace=(owner.get("metadata") or {}).get("namespace") or None,
+        body=pod,
+        expect=True,
+        owner=owner,
+        on_success=POD_CREATED,
+        on_failure=POD_CREATE_FAILED,
+    )
+
+
+def delete_pod(owner: Obj, pod: Mapping[str, Any], *, expect: bool = True) -> Delete:
+    """``RealPodControl.DeletePod``: delete ``pod`` (its uid a precondition), recorded on the owner as
+    ``SuccessfulDelete`` "Deleted pod: <name>" or ``FailedDelete`` "Error deleting: <error>"."""
+    md = pod.get("metadata") or {}
+    return Delete(
+        resource="pods",
+        namespace=md.get("namespace") or None,
+        name=str(md.get("name") or ""),
+        uid=md.get("uid") or None,
+        expect=expect,
+        owner=owner,
+        on_success=POD_DELETED,
+        on_failure=POD_DELETE_FAILED,
+    )
 
 
 class DictCache:

@@ -1,4 +1,4 @@
-"""ControllerRevision history, and the small rollout helpers the StatefulSet and DaemonSet controllers share.
+"""ControllerRevision history, and the template hash and int-or-percent arithmetic the rollouts share.
 
 As upstream's ``pkg/controller/history`` and the revision parts of ``statefulset`` and ``daemon``:
 
@@ -9,8 +9,10 @@ As upstream's ``pkg/controller/history`` and the revision parts of ``statefulset
   collision count), safe-encoded as upstream's ``rand.SafeEncodeString``, and labelled
   ``controller.kubernetes.io/hash``; its pods carry the revision *name* in ``controller-revision-hash``.
   A DaemonSet revision is named ``<ds>-<hash>`` with the hash of the template (FNV-1a, upstream's
-  ``controller.ComputeHash``) in ``controller-revision-hash``, which is also the label its pods carry.
-  Hashes are over canonical JSON (sorted keys), so they are deterministic but not byte-equal to upstream's;
+  ``controller.ComputeHash``, ``compute_hash``, which also names a Deployment's ReplicaSets) in
+  ``controller-revision-hash``, which is also the label its pods carry. Hashes are over canonical JSON
+  (sorted keys; for ``compute_hash`` empty values left out), so they are deterministic but not byte-equal
+  to upstream's;
 - ``plan_stateful`` and ``plan_daemon`` find the current and update revisions from the cache and return
   the revision writes to make (create, renumber, relabel, de-duplicate). A name taken by a revision with
   other data is a hash collision: the collision count goes up until the name is free, and the caller
@@ -19,11 +21,10 @@ As upstream's ``pkg/controller/history`` and the revision parts of ``statefulset
   counting it keeps the owner's pod expectations exact;
 - ``stale_revisions`` trims history to ``revisionHistoryLimit`` (default 10), oldest first, never touching
   a live revision (the current and update ones, and any a pod still runs);
-- ``claim`` is upstream's ``ControllerRefManager``: objects a controller owns that its selector no longer
-  matches are released, orphans it matches are adopted, each by a merge patch of ``ownerReferences``
-  carrying the object's uid (a replaced object of the same name is not touched);
-- pod readiness and availability (``podutil.IsPodReady``/``IsPodAvailable``) and int-or-percent scaling
-  (``intstr.GetScaledValueFromIntOrPercent``).
+- int-or-percent scaling (``intstr.GetScaledValueFromIntOrPercent``), for ``maxSurge``/``maxUnavailable``
+  of every rollout (Deployment, DaemonSet, StatefulSet).
+
+Claiming revisions and pods is ``ownership``'s; pod readiness and availability are ``framework``'s.
 
 Everything here is pure: it reads cached objects (never changing them) and returns values and actions.
 """
@@ -32,12 +33,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from actors.controllers import framework
-from kube import labels, meta
+from kube import errors, meta
 
 Obj = framework.Obj
 
@@ -92,11 +92,24 @@ def hash_revision(data: Any, collision_count: int | None) -> str:
 
 
 def compute_hash(template: Any, collision_count: int | None) -> str:
-    """``controller.ComputeHash``: FNV-1a over the pod template, then the collision count (uint32, LE)."""
-    raw = canonical_json(template)
+    """``controller.ComputeHash``, the ``pod-template-hash`` of a Deployment's ReplicaSets and the
+    ``controller-revision-hash`` of a DaemonSet's revisions: FNV-1a over the template's canonical JSON
+    (empty values left out, ``omit_empty``), then the collision count (uint32, little endian)."""
+    raw = canonical_json(omit_empty(template))
     if collision_count is not None:
         raw += (collision_count & 0xFFFFFFFF).to_bytes(4, "little")
     return safe_encode(str(fnv32a(raw)))
+
+
+def omit_empty(value: Any) -> Any:
+    """A value with empty maps, empty lists and nulls left out, as Go's ``omitempty`` prints it: templates
+    that differ only there hash (and compare) the same."""
+    if isinstance(value, dict):
+        out = {k: omit_empty(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [omit_empty(v) for v in value]
+    return value
 
 
 # -- revisions ----------------------------------------------------------------------------------------------
@@ -296,128 +309,28 @@ def _renumber(revision: Obj, number: int) -> framework.Patch:
     )
 
 
-# -- ownership ----------------------------------------------------------------------------------------------
+# -- rollout arithmetic -------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Claimed:
-    objects: list[Obj]  # what the owner controls after this sync (adopted orphans included)
-    actions: list[framework.Action]  # the adoptions and releases
-
-
-def candidates(
-    cache: framework.Cache, resource: str, owner: Mapping[str, Any], selector: labels.Selector
-) -> list[Obj]:
-    """The objects ``claim`` must look at: those referring to the owner, and those its selector may match
-    (narrowed through the label index by one ``matchLabels`` pair when there is one)."""
-    namespace = _namespace(owner)
-    found = {framework.key_of(o): o for o in cache.by_index(resource, framework.OWNER, _uid(owner))}
-    match_labels = ((owner.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    if match_labels:
-        k, v = next(iter(sorted(match_labels.items())))
-        pool = cache.by_index(resource, framework.LABEL, f"{k}={v}")
-    else:
-        pool = cache.objects(resource, namespace)
-    for obj in pool:
-        if _namespace(obj) == namespace and selector.matches(meta.labels_of(obj)):
-            found.setdefault(framework.key_of(obj), obj)
-    return [found[k] for k in sorted(found)]
-
-
-def claim(
-    objects: Iterable[Obj],
-    owner: Mapping[str, Any],
-    selector: labels.Selector,
-    resource: str,
-    member: Callable[[Obj], bool] | None = None,
-) -> Claimed:
-    """``ControllerRefManager.ClaimObject`` over ``objects``: keep what the owner controls and still matches,
-    release what no longer matches, adopt matching orphans (not while owner or object is being deleted)."""
-    uid = _uid(owner)
-    owner_gone = framework.is_terminating(owner)
-    claimed: list[Obj] = []
-    actions: list[framework.Action] = []
-    for obj in objects:
-        matches = selector.matches(meta.labels_of(obj)) and (member is None or member(obj))
-        ref = meta.controller_of(obj)
-        if ref is not None:
-            if ref.uid != uid:
-                continue
-            if matches:
-                claimed.append(obj)
-            elif not owner_gone:
-                kept = [r.to_dict() for r in meta.owner_references(obj) if r.uid != uid]
-                actions.append(_owner_patch(resource, obj, kept))
-            continue
-        if owner_gone or not matches or framework.is_terminating(obj) or _namespace(obj) != _namespace(owner):
-            continue
-        refs = [r.to_dict() for r in meta.owner_references(obj)] + [framework.owner_reference(owner)]
-        actions.append(_owner_patch(resource, obj, refs))
-        claimed.append(obj)
-    return Claimed(objects=claimed, actions=actions)
-
-
-def _owner_patch(resource: str, obj: Obj, refs: list[Obj]) -> framework.Patch:
-    # The uid in the patch makes it fail on a replaced object of the same name, as upstream's adoption patch.
-    patch = {"metadata": {"ownerReferences": refs, "uid": _uid(obj)}}
-    return framework.Patch(resource=resource, namespace=_namespace(obj) or None, name=_name(obj), patch=patch)
-
-
-# -- pods and rollout arithmetic ----------------------------------------------------------------------------
-
-
-def ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for condition in (pod.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "Ready":
-            return condition  # type: ignore[no-any-return]
-    return None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    condition = ready_condition(pod)
-    return condition is not None and condition.get("status") == "True"
-
-
-def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> float | None:
-    """Seconds until a Ready pod counts as available (0 when it already does); ``None`` when not Ready."""
-    condition = ready_condition(pod)
-    if condition is None or condition.get("status") != "True":
-        return None
-    if min_ready_seconds <= 0:
-        return 0.0
-    since = condition.get("lastTransitionTime")
-    if not since:
-        return None
-    return max(0.0, meta.parse_rfc3339(str(since)) + min_ready_seconds - now)
-
-
-def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
-    """``podutil.IsPodAvailable``: Ready for more than ``minReadySeconds``."""
-    condition = ready_condition(pod)
-    if condition is None or condition.get("status") != "True":
-        return False
-    if min_ready_seconds <= 0:
-        return True
-    since = condition.get("lastTransitionTime")
-    return bool(since) and meta.parse_rfc3339(str(since)) + min_ready_seconds < now
-
-
-def scaled_value(value: int | str | None, total: int, *, round_up: bool, default: int) -> int:
-    """``intstr.GetScaledValueFromIntOrPercent``: an int as is, ``"25%"`` of ``total``; bad or absent values
-    read as ``default``."""
-    if value is None:
-        return default
-    if isinstance(value, int):
+def scaled_value(value: object, total: int, *, round_up: bool, default: int | None = None) -> int:
+    """``intstr.GetScaledValueFromIntOrPercent``: an int as is, ``"25%"`` of ``total`` rounded as asked, a
+    string of digits as its number. Anything else (``None`` included) raises ``KubeError``, or reads as
+    ``default`` when the caller gives one."""
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    text = str(value)
-    if not text.endswith("%"):
-        return int(text) if text.isdigit() else default
-    try:
-        percent = int(text[:-1])
-    except ValueError:
+    if isinstance(value, str):
+        if value.endswith("%") and value[:-1].lstrip("-").isdigit():
+            percent = int(value[:-1])
+            return -(-percent * total // 100) if round_up else percent * total // 100
+        if value.isdigit():
+            return int(value)
+    if default is not None:
         return default
-    scaled = percent * total / 100
-    return math.ceil(scaled) if round_up else math.floor(scaled)
+    if not isinstance(value, str):
+        raise errors.KubeError(f"invalid value for IntOrString: {value!r}")
+    raise errors.KubeError(
+        f"invalid value for IntOrString: invalid type: string is not a percentage: {value!r}"
+    )
 
 
 def _name(obj: Mapping[str, Any]) -> str:

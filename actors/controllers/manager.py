@@ -21,13 +21,16 @@ everything around it, as upstream's controller-manager and client-go give every 
 
 Writes (``Writer``): the key's expected creates and deletes (``expect=True``) are set as its expectations
 before any write (upstream's ``ExpectCreations``/``ExpectDeletions``, deletions named by
-``"<resource>:<ns/name>"``). A run of consecutive expected creates goes in slow-start batches (1, 2, 4, ...)
-made concurrently, stopping at the first batch with a failure; a run of consecutive expected deletes is made
-concurrently, as upstream's ReplicaSet controller does. Writes that failed or were never made are settled in
-the expectations at once, since no event will come for them. A 404 on a delete means the object is gone:
-observed, not a failure. Events are recorded in the background through an ``EventRecorder`` whose component
-is the controller's ``name`` (at most ``MAX_PENDING_EVENTS`` in flight per controller; more are dropped, as
-upstream's broadcaster drops when its queue is full).
+``"<resource>:<ns/name>"``). A run of consecutive expected creates of one resource goes in slow-start
+batches (1, 2, 4, ...) made concurrently, stopping at the first batch with a failure; a run of consecutive
+expected deletes of one resource is made concurrently, as upstream's ReplicaSet controller does. Writes that
+failed or were never made are settled in the expectations at once, since no event will come for them. A 404
+on a delete means the object is gone: observed, not a failure. A ``Create`` or ``Delete`` with
+``on_success``/``on_failure`` gets that Event about its ``owner`` as soon as its own write is done, naming
+the object the apiserver created (its generated name) or the apiserver's error: upstream's pod-control
+events ("Created pod: web-x7k2p", "Error creating: ..."). Events are recorded in the background through an
+``EventRecorder`` whose component is the controller's ``name`` (at most ``MAX_PENDING_EVENTS`` in flight per
+controller; more are dropped, as upstream's broadcaster drops when its queue is full).
 
 Which controllers run: ``controllers=[...]`` names from ``registry.factories()`` (``"*"`` is every one,
 ``"-name"`` leaves one out, as ``--controllers``), or controller instances (the local backend only: spawn
@@ -181,11 +184,26 @@ class Writer:
             raise failures[0]
 
     async def write(self, action: framework.Action) -> bool:
-        """One action through the internal API; False only for a delete of an object already gone."""
+        """One action through the internal API, then the Event its outcome calls for (a ``Create``'s or
+        ``Delete``'s ``on_success``/``on_failure``); False only for a delete of an object already gone."""
+        try:
+            done, name = await self._call(action)
+        except Exception as error:
+            if isinstance(action, framework.Create | framework.Delete):
+                reason = error.reason if isinstance(error, status.ApiError) else ""
+                self._record(framework.failure_event(action, str(error), reason=reason))
+            raise
+        if done and isinstance(action, framework.Create | framework.Delete):
+            self._record(framework.success_event(action, name))
+        return done
+
+    async def _call(self, action: framework.Action) -> tuple[bool, str]:
+        """Make the write: (False for a delete that found nothing, the written object's name)."""
         api = self.api
         if isinstance(action, framework.Create):
-            await api.call("create", action.resource, action.namespace, action.body)
-        elif isinstance(action, framework.Delete):
+            created = await api.call("create", action.resource, action.namespace, action.body)
+            return True, _name_of(created) or _name_of(action.body)
+        if isinstance(action, framework.Delete):
             options: dict[str, Any] = {}
             if action.grace_period_seconds is not None:
                 options["grace_period_seconds"] = action.grace_period_seconds
@@ -197,9 +215,10 @@ class Writer:
                 await api.call("delete", action.resource, action.namespace, action.name, **options)
             except status.ApiError as error:
                 if error.code == 404:
-                    return False
+                    return False, action.name
                 raise
-        elif isinstance(action, framework.Patch):
+            return True, action.name
+        if isinstance(action, framework.Patch):
             await api.call(
                 "patch",
                 action.resource,
@@ -209,12 +228,22 @@ class Writer:
                 action.patch,
                 subresource=action.subresource,
             )
-        elif isinstance(action, framework.Update):
+            return True, action.name
+        if isinstance(action, framework.Update):
             namespace = (action.body.get("metadata") or {}).get("namespace") or None
             await api.call("update", action.resource, namespace, action.body, subresource=action.subresource)
-        else:
-            self.record(action.obj, action.type, action.reason, action.message)
-        return True
+            return True, _name_of(action.body)
+        self._record(action)
+        return True, ""
+
+    def _record(self, event: framework.Event | None) -> None:
+        if event is not None:
+            self.record(event.obj, event.type, event.reason, event.message)
+
+
+def _name_of(obj: object) -> str:
+    md = obj.get("metadata") if isinstance(obj, dict) else None
+    return str(md.get("name") or "") if isinstance(md, dict) else ""
 
 
 def _deletion(action: framework.Delete) -> str:
@@ -223,9 +252,13 @@ def _deletion(action: framework.Delete) -> str:
     )
 
 
-def _same_run(first: framework.Action, other: framework.Action) -> bool:
+def _same_run(first: framework.Create | framework.Delete, other: framework.Action) -> bool:
+    """Expected creates (or deletes) of one resource go together, as upstream batches one kind of call."""
     return (
-        type(other) is type(first) and isinstance(other, framework.Create | framework.Delete) and other.expect
+        type(other) is type(first)
+        and isinstance(other, framework.Create | framework.Delete)
+        and other.expect
+        and other.resource == first.resource
     )
 
 
@@ -340,6 +373,8 @@ class ControllerManager(Actor):
             try:
                 listed = await self.ref(self.metrics_server).call("list_metrics", "pods")
                 items = listed["items"]
+                for item in items:  # PodMetrics have no version: the sample's time tells a new one apart
+                    item["metadata"]["resourceVersion"] = str(item.get("timestamp") or "")
             except Exception as error:  # metrics-server is not running or not answering
                 log.debug("%s: no pod metrics: %s", self.name, error)
                 items = []

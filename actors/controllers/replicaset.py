@@ -24,13 +24,14 @@ What ``reconcile`` does for one owner, as ``syncReplicaSet``:
 Events: upstream's ``RealPodControl`` records ``SuccessfulCreate`` ("Created pod: <name>") and
 ``SuccessfulDelete`` ("Deleted pod: <name>") after each write, and ``FailedCreate`` / ``FailedDelete``
 ("Error creating: <err>", "Error deleting: <err>") on failure. A created pod's name is only known once the
-apiserver has generated it, so these events are the runner's: it records them on the owner for every
-``Create``/``Delete`` of a pod with ``expect=True``. For the same reason the ``ReplicaFailure`` condition
-cannot be *set* here (the failure is seen by the runner); this controller keeps one that is present while
-the pod count still differs from ``spec.replicas`` and drops it once it matches.
+apiserver has generated it, so the pod writes are ``framework.create_pod``/``delete_pod``, whose events the
+runner records on the owner with the real name or error. For the same reason the ``ReplicaFailure``
+condition cannot be *set* here (the failure is seen by the runner); this controller keeps one that is
+present while the pod count still differs from ``spec.replicas`` and drops it once it matches.
 
-Pure: no clock (``ctx.now``), no I/O; objects from the cache are never changed (copied first).
-The helpers ``claim``, ``status_patch`` and the pod predicates are shared with the Deployment controller.
+Pure: no clock (``ctx.now``), no I/O; objects from the cache are never changed (copied first). Claiming is
+``ownership``'s, the pod predicates ``framework``'s; ``status_patch`` is shared with the Deployment
+controller.
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from actors.controllers import framework
-from actors.controllers.framework import Action, Cache, Context, Create, Delete, Obj, Patch, Result
+from actors.controllers import framework, ownership
+from actors.controllers.framework import Action, Cache, Context, Obj, Patch, Result
 from kube import errors, labels, meta
 
 BURST_REPLICAS = 500
-STRATEGIC = "application/strategic-merge-patch+json"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 REPLICA_FAILURE = "ReplicaFailure"
 _PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
@@ -54,54 +54,6 @@ _REQUIRED_STATUS_FIELDS = frozenset({"replicas"})
 
 
 # -- pods ---------------------------------------------------------------------------------------------------
-
-
-def is_pod_active(pod: Mapping[str, Any]) -> bool:
-    """``controller.IsPodActive``: not terminating and not in a terminal phase."""
-    phase = (pod.get("status") or {}).get("phase")
-    return phase not in ("Succeeded", "Failed") and not framework.is_terminating(pod)
-
-
-def ready_since(pod: Mapping[str, Any]) -> tuple[bool, float | None]:
-    """Whether the pod is Ready, and since when (the Ready condition's lastTransitionTime, if any)."""
-    for condition in (pod.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "Ready":
-            if condition.get("status") != "True":
-                return False, None
-            return True, _time(condition.get("lastTransitionTime"))
-    return False, None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    return ready_since(pod)[0]
-
-
-def available_at(pod: Mapping[str, Any], min_ready_seconds: int) -> float | None:
-    """When a pod is (or will be) available (``podutil.IsPodAvailable``): ``-inf`` when it already counts
-    whatever the time, the moment it starts to count otherwise, ``None`` when it is not ready."""
-    ready, since = ready_since(pod)
-    if not ready:
-        return None
-    if min_ready_seconds <= 0:
-        return -math.inf
-    if since is None:
-        return math.inf  # ready without a transition time: never available by the clock
-    return since + min_ready_seconds
-
-
-def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: float) -> bool:
-    """Ready for longer than ``min_ready_seconds`` (strictly, as upstream's ``Before``)."""
-    at = available_at(pod, min_ready_seconds)
-    return at is not None and (at == -math.inf or at < now)
-
-
-def _time(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return meta.parse_rfc3339(text)
-    except errors.ValidationError:
-        return None
 
 
 def _restarts(pod: Mapping[str, Any]) -> int:
@@ -142,7 +94,7 @@ def _compare_for_deletion(a: tuple[Obj, int], b: tuple[Obj, int], *, now: float)
     phb = _PHASE_ORDINAL.get((pb.get("status") or {}).get("phase") or "", 0)
     if pha != phb:
         return -1 if pha < phb else 1
-    (ready_a, since_a), (ready_b, since_b) = ready_since(pa), ready_since(pb)
+    (ready_a, since_a), (ready_b, since_b) = framework.ready_since(pa), framework.ready_since(pb)
     if ready_a != ready_b:
         return -1 if not ready_a else 1
     cost_a, cost_b = _deletion_cost(pa), _deletion_cost(pb)
@@ -158,8 +110,8 @@ def _compare_for_deletion(a: tuple[Obj, int], b: tuple[Obj, int], *, now: float)
     restarts_a, restarts_b = _restarts(pa), _restarts(pb)
     if restarts_a != restarts_b:
         return -1 if restarts_a > restarts_b else 1
-    created_a = _time((pa.get("metadata") or {}).get("creationTimestamp"))
-    created_b = _time((pb.get("metadata") or {}).get("creationTimestamp"))
+    created_a = framework.parse_time((pa.get("metadata") or {}).get("creationTimestamp"))
+    created_b = framework.parse_time((pb.get("metadata") or {}).get("creationTimestamp"))
     if created_a != created_b:
         return _newer_first(created_a, created_b, uid_a, uid_b, now)
     return 0
@@ -172,7 +124,7 @@ def pods_to_delete(pods: list[Obj], related: Iterable[Obj], count: int, now: flo
         return pods[:count]
     on_node: dict[str, int] = {}
     for pod in related:
-        if is_pod_active(pod):
+        if framework.is_pod_active(pod):
             node = (pod.get("spec") or {}).get("nodeName") or ""
             on_node[node] = on_node.get(node, 0) + 1
     ranked = [(pod, on_node.get((pod.get("spec") or {}).get("nodeName") or "", 0)) for pod in pods]
@@ -201,70 +153,6 @@ def pod_from_template(owner: Mapping[str, Any], controller_ref: Obj) -> Obj:
         "metadata": pod_meta,
         "spec": meta.deep_copy(template.get("spec") or {}),
     }
-
-
-# -- ownership (ControllerRefManager) ------------------------------------------------------------------------
-
-
-def controller_ref(owner: Mapping[str, Any], *, api_version: str, kind: str) -> Obj:
-    """``metav1.NewControllerRef``: controller and blockOwnerDeletion set, the group/version/kind given."""
-    return {**framework.owner_reference(owner), "apiVersion": api_version, "kind": kind}
-
-
-def claim(
-    owner: Mapping[str, Any],
-    ref: Obj,
-    selector: labels.Selector,
-    resource: str,
-    candidates: Iterable[Obj],
-) -> tuple[list[Obj], list[Action]]:
-    """``ClaimObject`` over ``candidates``: those the owner now controls, and the adopt/release patches.
-
-    Owned and matching: kept. Owned but no longer matching: released (unless the owner is being deleted).
-    An orphan that matches, is not being deleted and lives in the owner's namespace: adopted. Objects of
-    other controllers are ignored. An adopted object counts as claimed at once, as upstream after a
-    successful patch; a failed patch shows up as an orphan again on the next sync.
-    """
-    owner_md = owner.get("metadata") or {}
-    uid = owner_md.get("uid", "")
-    namespace = owner_md.get("namespace") or ""
-    deleting = framework.is_terminating(owner)
-    claimed: list[Obj] = []
-    actions: list[Action] = []
-    for obj in candidates:
-        md = obj.get("metadata") or {}
-        current = meta.controller_of(obj)
-        matches = not selector.empty and selector.matches(meta.labels_of(obj))
-        if current is not None:
-            if current.uid != uid:
-                continue
-            if matches:
-                claimed.append(obj)
-            elif not deleting:
-                release = [{"$patch": "delete", "uid": uid}]
-                patch = {"metadata": {"ownerReferences": release, "uid": md.get("uid", "")}}
-                actions.append(_patch(resource, obj, patch))
-            continue
-        if deleting or not matches or framework.is_terminating(obj):
-            continue
-        if namespace and (md.get("namespace") or "") != namespace:
-            continue
-        actions.append(
-            _patch(resource, obj, {"metadata": {"ownerReferences": [ref], "uid": md.get("uid", "")}})
-        )
-        claimed.append(obj)
-    return claimed, actions
-
-
-def _patch(resource: str, obj: Mapping[str, Any], patch: Obj) -> Patch:
-    md = obj.get("metadata") or {}
-    return Patch(
-        resource=resource,
-        namespace=md.get("namespace") or None,
-        name=md.get("name", ""),
-        patch=patch,
-        patch_type=STRATEGIC,
-    )
 
 
 # -- status --------------------------------------------------------------------------------------------------
@@ -315,7 +203,7 @@ def calculate_status(owner: Mapping[str, Any], pods: list[Obj], now: float) -> t
         pod_labels = meta.labels_of(pod)
         if all(pod_labels.get(k) == v for k, v in template_labels.items()):
             fully_labeled += 1
-        at = available_at(pod, min_ready)
+        at = framework.available_at(pod, min_ready)
         if at is None:
             continue
         ready += 1
@@ -406,9 +294,10 @@ class ReplicaManager:
         if selector is None:
             return Result()
         md = owner.get("metadata") or {}
-        ref = controller_ref(owner, api_version=self.api_version, kind=self.kind)
-        candidates = [pod for pod in self._candidate_pods(owner, selector, cache) if is_pod_active(pod)]
-        pods, actions = claim(owner, ref, selector, "pods", candidates)
+        ref = ownership.controller_ref(owner, api_version=self.api_version, kind=self.kind)
+        candidates = ownership.candidates(cache, "pods", owner, selector)
+        claimed = ownership.claim(owner, ref, selector, "pods", filter(framework.is_pod_active, candidates))
+        pods, actions = claimed.objects, claimed.actions
         if ctx.pending.satisfied and not framework.is_terminating(owner):
             actions.extend(self._manage_replicas(owner, ref, pods, cache, ctx.now))
         status, next_available = calculate_status(owner, pods, ctx.now)
@@ -430,57 +319,19 @@ class ReplicaManager:
         requeue = None if next_available is None else max(next_available - ctx.now, 0.0) + 1.0
         return Result(actions=actions, requeue_after=requeue)
 
-    def _candidate_pods(self, owner: Mapping[str, Any], selector: labels.Selector, cache: Cache) -> list[Obj]:
-        """``FilterPodsByOwner(..., includeOrphans=true)``: the pods it controls, and the orphans of its
-        namespace that it might adopt. Orphans are looked up through the label index by a ``key=value`` the
-        selector requires (upstream keeps an orphan index), else by scanning the namespace."""
-        md = owner.get("metadata") or {}
-        uid = md.get("uid", "")
-        namespace = md.get("namespace") or ""
-        found: dict[str, Obj] = {}
-        if uid:
-            for pod in cache.by_index("pods", framework.OWNER, uid):
-                ref = meta.controller_of(pod)
-                if ref is not None and ref.uid == uid:
-                    found[framework.key_of(pod)] = pod
-        pool = cache.objects("pods", namespace)
-        for requirement in selector.requirements:
-            value = selector.requires_exact_match(requirement.key)
-            if value is not None:
-                pool = cache.by_index("pods", framework.LABEL, f"{requirement.key}={value}")
-                break
-        for pod in pool:
-            if (pod.get("metadata") or {}).get("namespace", "") == namespace and meta.controller_of(
-                pod
-            ) is None:
-                found.setdefault(framework.key_of(pod), pod)
-        return [found[k] for k in sorted(found)]
-
     def _manage_replicas(
-        self, owner: Mapping[str, Any], ref: Obj, pods: list[Obj], cache: Cache, now: float
+        self, owner: Obj, ref: Obj, pods: list[Obj], cache: Cache, now: float
     ) -> list[Action]:
-        """``manageReplicas``: create the missing pods or delete the surplus, ``burst_replicas`` at most."""
-        namespace = (owner.get("metadata") or {}).get("namespace") or None
+        """``manageReplicas``: create the missing pods or delete the surplus, ``burst_replicas`` at most,
+        through ``RealPodControl`` (its events on the owner)."""
         diff = len(pods) - int((owner.get("spec") or {}).get("replicas", 1))
         if diff < 0:
             count = min(-diff, self.burst_replicas)
-            return [
-                Create(resource="pods", namespace=namespace, body=pod_from_template(owner, ref), expect=True)
-                for _ in range(count)
-            ]
+            return [framework.create_pod(owner, pod_from_template(owner, ref)) for _ in range(count)]
         if diff > 0:
             count = min(diff, self.burst_replicas)
             doomed = pods_to_delete(pods, self._related_pods(owner, cache), count, now)
-            return [
-                Delete(
-                    resource="pods",
-                    namespace=namespace,
-                    name=(pod.get("metadata") or {}).get("name", ""),
-                    uid=(pod.get("metadata") or {}).get("uid") or None,
-                    expect=True,
-                )
-                for pod in doomed
-            ]
+            return [framework.delete_pod(owner, pod) for pod in doomed]
         return []
 
     def _related_pods(self, owner: Mapping[str, Any], cache: Cache) -> list[Obj]:

@@ -27,14 +27,21 @@ As upstream's ``pkg/controller/statefulset`` (``defaultStatefulSetControl.Update
 - status: ``replicas``, ``readyReplicas``, ``availableReplicas``, ``currentReplicas``, ``updatedReplicas``,
   ``currentRevision``, ``updateRevision``, ``observedGeneration``, ``collisionCount``, written (as a status
   merge patch) only when it changes; a finished rolling update makes the update revision current;
-- events as upstream's ``StatefulPodControl``: ``SuccessfulCreate`` "create Pod web-0 in StatefulSet web
-  successful", ``SuccessfulDelete`` "delete Pod web-2 in StatefulSet web successful", ``SuccessfulCreate``
-  "create Claim data-web-0 Pod web-0 in StatefulSet web success", ``SuccessfulUpdate`` for a relabelled pod.
+- events as upstream's ``StatefulPodControl``, recorded by the runner once a write's outcome is known (the
+  actions' ``on_success``/``on_failure``): ``SuccessfulCreate`` "create Pod web-0 in StatefulSet web
+  successful" or ``FailedCreate`` "create Pod web-0 in StatefulSet web failed error: <error>", the same for
+  ``delete``, ``SuccessfulCreate`` "create Claim data-web-0 Pod web-0 in StatefulSet web success" or
+  ``FailedCreate`` "create Claim data-web-0 for Pod web-0 in StatefulSet web failed error: <error>" (none
+  for a name found taken, as upstream), and ``SuccessfulUpdate`` after a relabelled pod's patch.
 
 Pod creates and deletes are expected (``expect=True``), and so is every create of an object that carries the
 set's controller reference (revisions; claims under ``whenDeleted: Delete``), since the manager settles a
 creation for each of those as it appears. While expectations are outstanding only status and revisions are
-written. Revisions and their trimming are ``history``'s.
+written. Revisions and their trimming are ``history``'s, claiming ``ownership``'s.
+
+One module, though past 600 lines: ``_Sync`` (ordinals, the rollout, the claims, the status) reads one
+per-sync view of the set's pods and claims; the claim retention helpers at the bottom are the part to move
+out first.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from actors.controllers import framework, history
+from actors.controllers import framework, history, ownership
 from kube import errors, labels, meta
 
 Obj = framework.Obj
@@ -114,14 +121,20 @@ class StatefulSetController:
         except errors.KubeError:
             return framework.Result()
         result = framework.Result()
-        revisions = history.claim(
-            history.candidates(cache, history.REVISIONS, sts, selector), sts, selector, history.REVISIONS
-        )
-        pods = history.claim(
-            history.candidates(cache, "pods", sts, selector),
+        ref = framework.owner_reference(sts)
+        revisions = ownership.claim(
             sts,
+            ref,
+            selector,
+            history.REVISIONS,
+            ownership.candidates(cache, history.REVISIONS, sts, selector),
+        )
+        pods = ownership.claim(
+            sts,
+            ref,
             selector,
             "pods",
+            ownership.candidates(cache, "pods", sts, selector),
             member=lambda p: parent_and_ordinal(_name(p))[0] == name,
         )
         result.actions += revisions.actions + pods.actions
@@ -201,7 +214,7 @@ class _Sync:
         return (
             pod is None
             or not _healthy(pod)
-            or not history.is_pod_available(pod, self.min_ready, self.ctx.now)
+            or not framework.is_pod_available(pod, self.min_ready, self.ctx.now)
         )
 
     def sync(self) -> None:
@@ -245,7 +258,7 @@ class _Sync:
         if self.monotonic and (
             framework.is_terminating(pod)
             or not _running_and_ready(pod)
-            or not history.is_pod_available(pod, self.min_ready, self.ctx.now)
+            or not framework.is_pod_available(pod, self.min_ready, self.ctx.now)
         ):
             return True
         self._fix_identity(pod, ordinal)
@@ -299,20 +312,32 @@ class _Sync:
         if self._claims_block(ordinal, name):
             return
         self._create_claims(ordinal)
-        pod = self._new_pod(ordinal)
+        success, failure = _pod_events("create", self.sts)
         self.actions.append(
-            framework.Create(resource="pods", namespace=_namespace(self.sts), body=pod, expect=True)
-        )
-        self._event("SuccessfulCreate", f"create Pod {name} in StatefulSet {_name(self.sts)} successful")
-
-    def _delete(self, pod: Obj) -> None:
-        self.actions.append(
-            framework.Delete(
-                resource="pods", namespace=_namespace(pod), name=_name(pod), uid=_uid(pod), expect=True
+            framework.Create(
+                resource="pods",
+                namespace=_namespace(self.sts),
+                body=self._new_pod(ordinal),
+                expect=True,
+                owner=self.sts,
+                on_success=success,
+                on_failure=failure,
             )
         )
-        self._event(
-            "SuccessfulDelete", f"delete Pod {_name(pod)} in StatefulSet {_name(self.sts)} successful"
+
+    def _delete(self, pod: Obj) -> None:
+        success, failure = _pod_events("delete", self.sts)
+        self.actions.append(
+            framework.Delete(
+                resource="pods",
+                namespace=_namespace(pod),
+                name=_name(pod),
+                uid=_uid(pod),
+                expect=True,
+                owner=self.sts,
+                on_success=success,
+                on_failure=failure,
+            )
         )
 
     def _event(self, reason: str, message: str, type_: str = "Normal") -> None:
@@ -360,14 +385,25 @@ class _Sync:
             if owned:
                 md["ownerReferences"] = [framework.owner_reference(self.sts)]
             body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim}
+            in_set = f"Pod {pod_name} in StatefulSet {_name(self.sts)}"
             self.actions.append(
                 framework.Create(
-                    resource="persistentvolumeclaims", namespace=_namespace(self.sts), body=body, expect=owned
+                    resource="persistentvolumeclaims",
+                    namespace=_namespace(self.sts),
+                    body=body,
+                    expect=owned,
+                    owner=self.sts,
+                    on_success=framework.EventTemplate(
+                        type="Normal",
+                        reason="SuccessfulCreate",
+                        message=f"create Claim {{name}} {in_set} success",
+                    ),
+                    on_failure=framework.EventTemplate(
+                        type="Warning",
+                        reason="FailedCreate",
+                        message=f"create Claim {{name}} for {in_set} failed error: {{error}}",
+                    ),
                 )
-            )
-            self._event(
-                "SuccessfulCreate",
-                f"create Claim {name} Pod {pod_name} in StatefulSet {_name(self.sts)} success",
             )
 
     def _fix_identity(self, pod: Obj, ordinal: int) -> None:
@@ -460,7 +496,7 @@ class _Sync:
             counts["replicas"] += 1
             if _running_and_ready(pod):
                 counts["readyReplicas"] += 1
-                if history.is_pod_available(pod, self.min_ready, self.ctx.now):
+                if framework.is_pod_available(pod, self.min_ready, self.ctx.now):
                     counts["availableReplicas"] += 1
             if not framework.is_terminating(pod):
                 counts["currentReplicas"] += _revision(pod) == current
@@ -493,15 +529,33 @@ class _Sync:
         if self.min_ready <= 0:
             return None
         waits = [
-            history.available_in(p, self.min_ready, self.ctx.now)
+            framework.available_in(p, self.min_ready, self.ctx.now)
             for p in self.pods
-            if _running_and_ready(p) and not history.is_pod_available(p, self.min_ready, self.ctx.now)
+            if _running_and_ready(p) and not framework.is_pod_available(p, self.min_ready, self.ctx.now)
         ]
         if not waits:
             return None
         known = [w for w in waits if w is not None]
         # Available means ready for *more* than minReadySeconds: look just after the boundary.
         return (min(known) if known else float(self.min_ready)) + _AFTER
+
+
+def _pod_events(verb: str, sts: Mapping[str, Any]) -> tuple[framework.EventTemplate, framework.EventTemplate]:
+    """``recordPodEvent``'s pair for a pod write: ``Successful<Verb>`` "<verb> Pod <pod> in StatefulSet <set>
+    successful", or ``Failed<Verb>`` "<verb> Pod <pod> in StatefulSet <set> failed error: <error>"."""
+    in_set = f"in StatefulSet {_name(sts)}"
+    return (
+        framework.EventTemplate(
+            type="Normal",
+            reason=f"Successful{verb.title()}",
+            message=f"{verb} Pod {{name}} {in_set} successful",
+        ),
+        framework.EventTemplate(
+            type="Warning",
+            reason=f"Failed{verb.title()}",
+            message=f"{verb} Pod {{name}} {in_set} failed error: {{error}}",
+        ),
+    )
 
 
 def _claim_owner_refs(claim: Obj, sts: Obj, pod: Obj, *, scaled_down: bool) -> list[Obj] | None:
@@ -548,7 +602,7 @@ def _policy(sts: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _running_and_ready(pod: Mapping[str, Any]) -> bool:
-    return (pod.get("status") or {}).get("phase") == "Running" and history.is_pod_ready(pod)
+    return (pod.get("status") or {}).get("phase") == "Running" and framework.is_pod_ready(pod)
 
 
 def _healthy(pod: Mapping[str, Any]) -> bool:

@@ -10,7 +10,8 @@ to read as a scenario:
   ``metadata.resourceVersion`` precondition; ``Delete`` honours a uid precondition and removes the object
   at once (a ReplicaSet's pods go with it, as the garbage collector's background deletion would);
 - the runner: ``apply`` executes actions in order and stops at the first failure, which it returns;
-  ``Event`` actions are collected in ``events``;
+  ``Event`` actions are collected in ``events``, and so are the outcome events of a ``Create`` or
+  ``Delete`` (``on_success`` with the generated name, ``on_failure`` with the refusal);
 - the scheduler and kubelet: ``start_pods`` binds pending pods to a node and makes them Running (and Ready
   at the current time, unless told otherwise).
 
@@ -55,6 +56,7 @@ class SimError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
+        self.message = message
 
 
 @dataclasses.dataclass
@@ -124,25 +126,36 @@ class Sim:
     def apply(self, actions: Iterable[Action]) -> SimError | None:
         for action in actions:
             try:
-                self._apply(action)
+                name = self._apply(action)
             except SimError as error:
+                if isinstance(action, Create | Delete):
+                    self._record(framework.failure_event(action, error.message, reason=error.reason))
                 return error
+            if isinstance(action, Create | Delete):
+                self._record(framework.success_event(action, name))
         return None
 
-    def _apply(self, action: Action) -> None:
+    def _record(self, event: Event | None) -> None:
+        if event is not None:
+            self.events.append(event)
+
+    def _apply(self, action: Action) -> str:
+        """Carry out one action; the name of the object written."""
         if isinstance(action, Event):
             self.events.append(action)
         elif isinstance(action, Create):
             body = meta.deep_copy(action.body)
             if action.namespace:
                 body.setdefault("metadata", {})["namespace"] = action.namespace
-            self.add(action.resource, body)
+            return str(self.add(action.resource, body)["metadata"]["name"])
         elif isinstance(action, Delete):
             self._delete(action)
+            return action.name
         elif isinstance(action, Patch):
             self._patch(action)
         elif isinstance(action, Update):
             self._update(action)
+        return ""
 
     def _existing(self, resource: str, namespace: str | None, name: str) -> Obj:
         obj = self.cache.get(resource, namespace, name)
@@ -162,11 +175,7 @@ class Sim:
     def _patch(self, action: Patch) -> None:
         old = self._existing(action.resource, action.namespace, action.name)
         _, kind = _KINDS.get(action.resource, ("v1", ""))
-        if action.patch_type == "application/strategic-merge-patch+json":
-            patched = strategic_merge_patch.strategic_merge_patch(old, action.patch, kind)
-        else:
-            patched = json_patch.merge_patch(meta.deep_copy(old), action.patch)
-        self._write(action.resource, old, patched, action.subresource)
+        self._write(action.resource, old, patched(old, action, kind), action.subresource)
 
     def _update(self, action: Update) -> None:
         md = action.body.get("metadata") or {}
@@ -232,6 +241,15 @@ class Sim:
             n, digit = divmod(n, len(alphabet))
             out += alphabet[digit]
         return out
+
+
+def patched(obj: Obj, action: Patch, kind: str = "") -> Obj:
+    """A copy of ``obj`` with the action's merge or strategic merge patch applied, as the apiserver would
+    (``kind`` picks the strategic merge keys; every kind has ObjectMeta's, ``ownerReferences`` by uid)."""
+    if action.patch_type == "application/strategic-merge-patch+json":
+        return strategic_merge_patch.strategic_merge_patch(obj, action.patch, kind)
+    merged: Obj = json_patch.merge_patch(meta.deep_copy(obj), action.patch)
+    return merged
 
 
 # -- builders ------------------------------------------------------------------------------------------------

@@ -76,11 +76,13 @@ class Sim:
             body["metadata"]["creationTimestamp"] = meta.now_rfc3339(self.now)
             body["status"] = {"startTime": meta.now_rfc3339(self.now)}
             self.cache.put("jobs", body)
+            self.events.extend(e for e in [fw.success_event(action, body["metadata"]["name"])] if e)
         elif isinstance(action, fw.Delete):
             assert action.propagation == "Background"
             obj = self.cache.get("jobs", action.namespace, action.name)
             assert obj is not None
             self.cache.remove("jobs", obj)
+            self.events.extend(e for e in [fw.success_event(action, action.name)] if e)
         elif isinstance(action, fw.Update):
             current = self.cronjob()
             assert current["metadata"]["resourceVersion"] == action.body["metadata"]["resourceVersion"]
@@ -142,6 +144,13 @@ def test_every_minute_creates_jobs_named_by_their_scheduled_minute() -> None:
     }
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
     assert sim.said("SuccessfulCreate") == [f"Created job {name}"]
+    (create,) = [a for a in created.actions if isinstance(a, fw.Create)]
+    refused = fw.failure_event(create, 'jobs.batch "x" is forbidden: exceeded quota', reason="Forbidden")
+    assert refused is not None and (refused.type, refused.reason, refused.message) == (
+        "Warning",
+        "FailedCreate",
+        'Error creating job: jobs.batch "x" is forbidden: exceeded quota',
+    )
     assert created.requeue_after == pytest.approx(60.0)
     sim.reconcile()  # the informer shows the Job: it joins `active`
     status = sim.cronjob()["status"]

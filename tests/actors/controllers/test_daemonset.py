@@ -12,7 +12,8 @@ import pytest
 from actors.controllers import daemonset, framework, history
 from actors.controllers.daemonset import DaemonSetController
 from actors.controllers.framework import Context, Create, Delete, DictCache, Event, Patch, Pending, Result
-from kube import meta, patch
+from kube import meta
+from tests.actors.controllers.sim import patched
 
 T0 = 1_700_000_000.0
 NONE_PENDING = Pending()
@@ -83,16 +84,22 @@ class Sim:
                 if action.resource == "pods":
                     body["status"] = {"phase": "Pending"}
                 self.cache.put(action.resource, body)
+                self._record(framework.success_event(action, md["name"]))
             elif isinstance(action, Delete):
                 obj = self.cache.get(action.resource, action.namespace, action.name)
                 if obj is not None and (not action.uid or obj["metadata"]["uid"] == action.uid):
                     self.cache.remove(action.resource, obj)
+                    self._record(framework.success_event(action, action.name))
             elif isinstance(action, Patch):
                 obj = self.cache.get(action.resource, action.namespace, action.name)
                 assert obj is not None
-                self.cache.put(action.resource, patch.merge_patch(obj, action.patch))
+                self.cache.put(action.resource, patched(obj, action))
             elif isinstance(action, Event):
-                self.events.append((action.type, action.reason, action.message))
+                self._record(action)
+
+    def _record(self, event: Event | None) -> None:
+        if event is not None:
+            self.events.append((event.type, event.reason, event.message))
 
     def edit_ds(self, change: Callable[[Obj], None]) -> None:
         ds = meta.deep_copy(self.ds())
@@ -174,8 +181,9 @@ def test_one_pod_per_node_except_a_node_whose_taint_is_not_tolerated() -> None:
     assert status["numberReady"] == status["numberAvailable"] == status["updatedNumberScheduled"] == 2
     assert status["numberMisscheduled"] == status["numberUnavailable"] == 0
     assert status["observedGeneration"] == 1
-    assert [e[1] for e in sim.events] == ["SuccessfulCreate", "SuccessfulCreate"]
-    assert sim.events[0][2] == "Created pod: agent-"
+    created = sorted(p["metadata"]["name"] for p in sim.pods())
+    assert sorted(sim.events) == [("Normal", "SuccessfulCreate", f"Created pod: {n}") for n in created]
+    assert all(n.startswith("agent-") and n != "agent-" for n in created)  # the generated names
 
 
 def test_a_daemon_pod_is_pinned_by_node_affinity_not_node_name() -> None:
@@ -380,7 +388,7 @@ def test_rolling_update_never_has_more_nodes_without_an_available_pod_than_max_u
 def _available(sim: Sim) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {n["metadata"]["name"]: [] for n in sim.cache.objects("nodes")}
     for pod in sim.pods():
-        if history.is_pod_available(pod, 0, sim.now):
+        if framework.is_pod_available(pod, 0, sim.now):
             out[str(daemonset.target_node(pod))].append(pod["metadata"]["name"])
     return out
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from actors.controllers import deployment_util as util
-from actors.controllers import framework, replicaset
+from actors.controllers import framework, history
 from actors.controllers.deployment import DeploymentController
 from actors.controllers.framework import Context, Create, Delete, Event, Patch
 from actors.controllers.replicaset import ReplicaSetController
@@ -52,7 +52,7 @@ def running_pods(s: sim.Sim) -> list[dict[str, Any]]:
 
 
 def available_pods(s: sim.Sim, min_ready: int = 0) -> int:
-    return sum(1 for p in running_pods(s) if replicaset.is_pod_available(p, min_ready, s.now))
+    return sum(1 for p in running_pods(s) if framework.is_pod_available(p, min_ready, s.now))
 
 
 def bring_up(s: sim.Sim) -> None:
@@ -70,7 +70,7 @@ def owned_rs(
     """A ReplicaSet of ``d`` as the controller would have made it, for ``image``, with the given status."""
     rs_template = meta.deep_copy(d["spec"]["template"])
     rs_template["spec"]["containers"][0]["image"] = image
-    pod_hash = util.compute_hash(rs_template, None)
+    pod_hash = history.compute_hash(rs_template, None)
     rs_template["metadata"]["labels"][util.POD_TEMPLATE_HASH] = pod_hash
     rs = sim.replica_set(name, size, {"app": "web", util.POD_TEMPLATE_HASH: pod_hash})
     rs["spec"]["template"] = rs_template
@@ -108,7 +108,7 @@ def test_first_sync_creates_revision_one() -> None:
     result = DC.reconcile(KEY, s.cache, Context(now=T0))
     (create,) = of_type(result.actions, Create)
     rs = create.body
-    pod_hash = util.compute_hash(d["spec"]["template"], None)
+    pod_hash = history.compute_hash(d["spec"]["template"], None)
     assert create.resource == "replicasets" and not create.expect
     assert rs["metadata"]["name"] == f"web-{pod_hash}"
     assert rs["metadata"]["labels"] == {"app": "web", "pod-template-hash": pod_hash}
@@ -123,6 +123,16 @@ def test_first_sync_creates_revision_one() -> None:
     }
     (ref,) = rs["metadata"]["ownerReferences"]
     assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == ("Deployment", "web", "uid-web", True)
+    refused = framework.failure_event(
+        create, "replicasets.apps is forbidden: exceeded quota", reason="Forbidden"
+    )
+    assert refused is not None and (refused.obj, refused.type, refused.reason, refused.message) == (
+        d,
+        "Warning",
+        "ReplicaSetCreateError",
+        f'Failed to create new replica set "web-{pod_hash}": replicasets.apps is forbidden: exceeded quota',
+    )
+    assert framework.failure_event(create, "taken", reason="AlreadyExists") is None  # a collision, not news
     (event,) = of_type(result.actions, Event)
     assert (event.reason, event.message) == (
         "ScalingReplicaSet",
@@ -529,7 +539,7 @@ def test_old_replica_sets_with_pods_are_kept_past_the_limit() -> None:
 def test_a_matching_orphan_replica_set_is_adopted_and_used_as_the_new_one() -> None:
     s = sim.Sim()
     d = sim.deployment("web", 2)
-    pod_hash = util.compute_hash(d["spec"]["template"], None)
+    pod_hash = history.compute_hash(d["spec"]["template"], None)
     orphan = sim.replica_set(f"web-{pod_hash}", 2, {"app": "web", util.POD_TEMPLATE_HASH: pod_hash})
     orphan["spec"]["template"] = meta.deep_copy(d["spec"]["template"])
     orphan["spec"]["template"]["metadata"]["labels"][util.POD_TEMPLATE_HASH] = pod_hash
@@ -548,7 +558,7 @@ def test_a_matching_orphan_replica_set_is_adopted_and_used_as_the_new_one() -> N
 def test_a_hash_collision_bumps_collision_count_and_the_next_sync_uses_another_name() -> None:
     s = sim.Sim()
     d = sim.deployment("web", 1)
-    pod_hash = util.compute_hash(d["spec"]["template"], None)
+    pod_hash = history.compute_hash(d["spec"]["template"], None)
     s.add("replicasets", sim.replica_set(f"web-{pod_hash}", 0, {"app": "other"}))
     s.add("deployments", d)
     first = s.reconcile(DC, KEY)
@@ -556,7 +566,7 @@ def test_a_hash_collision_bumps_collision_count_and_the_next_sync_uses_another_n
     assert d_of(s)["status"]["collisionCount"] == 1
     second = s.reconcile(DC, KEY)
     (create,) = of_type(second.actions, Create)
-    assert create.body["metadata"]["name"] == f"web-{util.compute_hash(d['spec']['template'], 1)}"
+    assert create.body["metadata"]["name"] == f"web-{history.compute_hash(d['spec']['template'], 1)}"
 
 
 def test_an_empty_selector_is_refused_with_a_warning() -> None:
@@ -616,7 +626,9 @@ def test_fenceposts(replicas: int, surge: Any, unavailable: Any, expected: tuple
 
 def test_the_template_hash_is_stable_and_readable() -> None:
     t = sim.template({"app": "web"})
-    assert util.compute_hash(t, None) == util.compute_hash(meta.deep_copy(t), None)
-    assert util.compute_hash(t, None) != util.compute_hash(t, 1)
-    assert util.compute_hash(t, None) != util.compute_hash(sim.template({"app": "web"}, image="x"), None)
-    assert set(util.compute_hash(t, 7)) <= set("bcdfghjklmnpqrstvwxz2456789")
+    assert history.compute_hash(t, None) == history.compute_hash(meta.deep_copy(t), None)
+    assert history.compute_hash(t, None) != history.compute_hash(t, 1)
+    assert history.compute_hash(t, None) != history.compute_hash(
+        sim.template({"app": "web"}, image="x"), None
+    )
+    assert set(history.compute_hash(t, 7)) <= set("bcdfghjklmnpqrstvwxz2456789")

@@ -1,5 +1,5 @@
 """ControllerRevision history: hashing, the revisions a StatefulSet or DaemonSet sync works with, trimming,
-and adoption."""
+and int-or-percent arithmetic."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from actors.controllers import framework, history
 from actors.controllers.framework import Create, Delete, DictCache, Patch
-from kube import labels, meta
+from kube import errors, meta
 
 Obj = dict[str, Any]
 
@@ -67,6 +67,8 @@ def test_hashes_are_deterministic_key_order_free_and_change_with_the_collision_c
     assert history.hash_revision(a, None) != history.hash_revision(a, 0)
     assert history.compute_hash(a, None) == history.compute_hash(b, None)
     assert history.compute_hash(a, 0) != history.compute_hash(a, 1)
+    padded = {"spec": {"x": 1, "y": [1, 2], "resources": {}, "args": [], "note": None}}
+    assert history.compute_hash(padded, 0) == history.compute_hash(a, 0)  # empty values as Go omits them
 
 
 def test_a_template_patch_restores_the_template() -> None:
@@ -253,78 +255,7 @@ def test_history_limit_defaults_to_ten() -> None:
     assert history.history_limit({"spec": {"revisionHistoryLimit": 0}}) == 0
 
 
-# -- adoption -----------------------------------------------------------------------------------------------
-
-
-def pod(name: str, app: str, controller: str | None = None, **md: Any) -> Obj:
-    refs = [{"kind": "StatefulSet", "name": "x", "uid": controller, "controller": True}] if controller else []
-    return {
-        "metadata": {
-            "name": name,
-            "namespace": "default",
-            "uid": f"u-{name}",
-            "labels": {"app": app},
-            "ownerReferences": refs,
-            **md,
-        }
-    }
-
-
-def test_claim_keeps_adopts_releases_and_ignores() -> None:
-    o = owner()
-    selector = labels.from_label_selector(o["spec"]["selector"])
-    objects = [
-        pod("mine", "web", "owner-uid"),
-        pod("orphan", "web"),
-        pod("strayed", "db", "owner-uid"),
-        pod("theirs", "web", "other"),
-        pod("leaving", "web", deletionTimestamp="2024-01-01T00:00:00Z"),
-    ]
-    claimed = history.claim(objects, o, selector, "pods")
-    assert [p["metadata"]["name"] for p in claimed.objects] == ["mine", "orphan"]
-    adopt, release = claimed.actions
-    assert isinstance(adopt, Patch) and adopt.name == "orphan"
-    assert adopt.patch == {"metadata": {"ownerReferences": [framework.owner_reference(o)], "uid": "u-orphan"}}
-    assert isinstance(release, Patch) and release.name == "strayed"
-    assert release.patch == {"metadata": {"ownerReferences": [], "uid": "u-strayed"}}
-
-
-def test_claim_adopts_nothing_for_an_owner_being_deleted() -> None:
-    o = owner()
-    o["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
-    selector = labels.from_label_selector(o["spec"]["selector"])
-    claimed = history.claim([pod("orphan", "web"), pod("strayed", "db", "owner-uid")], o, selector, "pods")
-    assert claimed.objects == [] and claimed.actions == []
-
-
-def test_candidates_are_the_owned_and_the_selected() -> None:
-    o = owner()
-    selector = labels.from_label_selector(o["spec"]["selector"])
-    cache = DictCache({"pods": [pod("mine", "db", "owner-uid"), pod("match", "web"), pod("other", "db")]})
-    names = [p["metadata"]["name"] for p in history.candidates(cache, "pods", o, selector)]
-    assert names == ["match", "mine"]
-
-
-# -- pods and arithmetic ------------------------------------------------------------------------------------
-
-
-def ready_pod(since: str | None, status: str = "True") -> Obj:
-    condition: Obj = {"type": "Ready", "status": status}
-    if since:
-        condition["lastTransitionTime"] = since
-    return {"status": {"conditions": [condition]}}
-
-
-def test_pod_availability() -> None:
-    since = meta.parse_rfc3339("2024-01-01T00:00:00Z")
-    p = ready_pod("2024-01-01T00:00:00Z")
-    assert history.is_pod_ready(p) and history.is_pod_available(p, 0, since)
-    assert not history.is_pod_available(p, 10, since + 10)  # strictly more than minReadySeconds
-    assert history.is_pod_available(p, 10, since + 10.5)
-    assert history.available_in(p, 10, since + 4) == 6
-    assert history.available_in(ready_pod(None, "False"), 10, since) is None
-    assert not history.is_pod_ready(ready_pod(None, "False"))
-    assert not history.is_pod_ready({})
+# -- arithmetic ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -341,3 +272,9 @@ def test_pod_availability() -> None:
 )
 def test_scaled_value(value: int | str | None, total: int, round_up: bool, expected: int) -> None:
     assert history.scaled_value(value, total, round_up=round_up, default=7) == expected
+
+
+@pytest.mark.parametrize("value", [None, "x%", "1.5", True], ids=["absent", "bad-percent", "float", "bool"])
+def test_scaled_value_without_a_default_refuses_what_is_not_an_int_or_percent(value: object) -> None:
+    with pytest.raises(errors.KubeError, match="invalid value for IntOrString"):
+        history.scaled_value(value, 10, round_up=True)

@@ -14,6 +14,7 @@ import pytest
 
 from actors.controllers import framework as fw
 from actors.controllers import job as jobctl
+from actors.controllers import job_backoff, job_indexed, job_pods
 from kube import defaults, kinds, meta
 
 T0 = 1_700_000_000.0
@@ -83,10 +84,12 @@ class Sim:
             body.setdefault("status", {"phase": "Pending"} if action.resource == "pods" else {})
             self.bump(body)
             self.cache.put(action.resource, body)
+            self.events.extend(e for e in [fw.success_event(action, md["name"])] if e is not None)
         elif isinstance(action, fw.Delete):
             obj = self.cache.get(action.resource, action.namespace, action.name)
             if obj is None or (action.uid and obj["metadata"]["uid"] != action.uid):
                 return
+            self.events.extend(e for e in [fw.success_event(action, action.name)] if e is not None)
             if obj["metadata"].get("finalizers"):
                 obj["metadata"].setdefault("deletionTimestamp", meta.now_rfc3339(self.now))
                 self.bump(obj)
@@ -122,7 +125,7 @@ class Sim:
         return self.cache.objects("pods", "default")
 
     def active(self) -> list[Obj]:
-        return [p for p in self.pods() if jobctl.is_active(p)]
+        return [p for p in self.pods() if fw.is_pod_active(p)]
 
     def run(self, pod: Obj) -> None:
         pod["status"] = {
@@ -196,7 +199,9 @@ def test_parallel_job_never_exceeds_parallelism_and_completes() -> None:
     assert status["succeeded"] == 5 and "active" not in status and status["completionTime"]
     assert status["uncountedTerminatedPods"] == {} and status["ready"] == 0 and status["terminating"] == 0
     assert [e.message for e in sim.events if e.reason == "Completed"] == ["Job completed"]
-    assert len(sim.pods()) == 5 and not any(jobctl.has_finalizer(p) for p in sim.pods())
+    assert len(sim.pods()) == 5 and not any(job_pods.has_finalizer(p) for p in sim.pods())
+    created = [e.message for e in sim.events if e.reason == "SuccessfulCreate"]
+    assert sorted(created) == sorted(f"Created pod: {p['metadata']['name']}" for p in sim.pods())
 
 
 def test_pods_come_from_the_template_with_tracking_finalizer_and_owner() -> None:
@@ -205,7 +210,7 @@ def test_pods_come_from_the_template_with_tracking_finalizer_and_owner() -> None
     (pod,) = sim.pods()
     md = pod["metadata"]
     assert md["generateName"] == "pi-"
-    assert md["finalizers"] == [jobctl.TRACKING_FINALIZER]
+    assert md["finalizers"] == [job_pods.TRACKING_FINALIZER]
     assert md["ownerReferences"] == [
         {
             "apiVersion": "batch/v1",
@@ -233,9 +238,9 @@ def test_finished_pod_is_counted_before_its_finalizer_goes() -> None:
     sim.finish(pod)
     sim.reconcile()  # records the UID as uncounted, creates the next pod
     assert sim.job()["status"]["uncountedTerminatedPods"] == {"succeeded": [pod["metadata"]["uid"]]}
-    assert jobctl.has_finalizer(pod)
+    assert job_pods.has_finalizer(pod)
     sim.reconcile()  # the status is in the cache now: the finalizer goes
-    assert not jobctl.has_finalizer(pod)
+    assert not job_pods.has_finalizer(pod)
     sim.reconcile()  # and the pod is counted
     assert sim.job()["status"]["succeeded"] == 1 and sim.job()["status"]["uncountedTerminatedPods"] == {}
 
@@ -286,11 +291,11 @@ def test_backoff_waits_before_recreating_a_failed_pod() -> None:
 def test_indexed_job_gives_each_pod_an_index_and_reports_completed_indexes() -> None:
     sim = new_sim(make_job("idx", completions=4, parallelism=2, completionMode="Indexed"))
     sim.reconcile("default/idx")
-    pods = sorted(sim.pods(), key=jobctl.completion_index)
-    assert [jobctl.completion_index(p) for p in pods] == [0, 1]
+    pods = sorted(sim.pods(), key=job_indexed.completion_index)
+    assert [job_indexed.completion_index(p) for p in pods] == [0, 1]
     zero = pods[0]
     assert zero["metadata"]["generateName"] == "idx-0-"
-    assert zero["metadata"]["labels"][jobctl.COMPLETION_INDEX] == "0"
+    assert zero["metadata"]["labels"][job_indexed.COMPLETION_INDEX] == "0"
     assert zero["spec"]["hostname"] == "idx-0"
     assert zero["spec"]["containers"][0]["env"] == [
         {
@@ -303,7 +308,7 @@ def test_indexed_job_gives_each_pod_an_index_and_reports_completed_indexes() -> 
     seen = []
     for index in (1, 0, 3, 2):
         sim.settle("default/idx")
-        (pod,) = [p for p in sim.active() if jobctl.completion_index(p) == index]
+        (pod,) = [p for p in sim.active() if job_indexed.completion_index(p) == index]
         sim.finish(pod)
         sim.settle("default/idx")
         seen.append(sim.job("idx")["status"].get("completedIndexes"))
@@ -350,7 +355,15 @@ def test_suspend_deletes_active_pods_uncounted_and_resume_restarts() -> None:
     sim.kill_terminating()
     sim.settle()
     assert sim.pods() == [] and "failed" not in sim.job()["status"]
-    assert sim.reasons() == ["Suspended", "Resumed", "Suspended"]
+    made = ["SuccessfulCreate", "SuccessfulCreate"]
+    assert sim.reasons() == [
+        "Suspended",
+        *made,
+        "Resumed",
+        "SuccessfulDelete",
+        "SuccessfulDelete",
+        "Suspended",
+    ]
 
 
 def test_work_queue_job_stops_creating_after_first_success() -> None:
@@ -476,23 +489,23 @@ def test_keys_for_pods_map_to_their_job() -> None:
     ids=["compress", "merge", "pair", "pair-and-one", "clipped", "corrupt"],
 )
 def test_completed_indexes_text(text: str, completions: int, added: list[int], expected: str) -> None:
-    intervals = jobctl.with_indexes(jobctl.parse_intervals(text, completions), added)
-    assert jobctl.intervals_text(intervals) == expected
+    intervals = job_indexed.with_indexes(job_indexed.parse_intervals(text, completions), added)
+    assert job_indexed.intervals_text(intervals) == expected
 
 
 def test_first_pending_indexes_skip_done_and_active() -> None:
-    active = [{"metadata": {"annotations": {jobctl.COMPLETION_INDEX: "1"}}}]
-    assert jobctl.first_pending_indexes(active, [(0, 0), (3, 4)], 3, 8) == [2, 5, 6]
-    assert jobctl.first_pending_indexes([], [(0, 2)], 5, 3) == []
+    active = [{"metadata": {"annotations": {job_indexed.COMPLETION_INDEX: "1"}}}]
+    assert job_indexed.first_pending_indexes(active, [(0, 0), (3, 4)], 3, 8) == [2, 5, 6]
+    assert job_indexed.first_pending_indexes([], [(0, 2)], 5, 3) == []
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    record = jobctl.BackoffRecord(failures=1, last_failure=T0)
+    record = job_backoff.BackoffRecord(failures=1, last_failure=T0)
     assert record.remaining(T0) == 10.0
     record.failures = 3
     assert record.remaining(T0 + 5) == 35.0
     record.failures = 20
-    assert record.remaining(T0) == jobctl.MAX_BACKOFF
+    assert record.remaining(T0) == job_backoff.MAX_BACKOFF
 
 
 # -- TTL after finished ------------------------------------------------------------------------------------

@@ -289,16 +289,24 @@ async def test_informer_events_settle_expectations_by_controller_reference() -> 
 
 
 class ScriptedApi:
-    """Records every call; the ones whose object name is in ``fail`` raise that error."""
+    """Records every call; the ones whose object name is in ``fail`` raise that error. A create with only a
+    ``generateName`` gets the next of ``suffixes`` appended, as the apiserver's random five characters."""
 
-    def __init__(self, fail: dict[str, status.ApiError] | None = None) -> None:
+    def __init__(
+        self, fail: dict[str, status.ApiError] | None = None, suffixes: Iterable[str] = ("abcde", "fghjk")
+    ) -> None:
         self.fail = fail or {}
+        self.suffixes = iter(suffixes)
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.in_flight = 0
         self.most_in_flight = 0
 
     async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        name = args[2]["metadata"]["name"] if method in ("create", "update") else args[2]
+        body = args[2] if method in ("create", "update") else {}
+        if method == "create" and not body["metadata"].get("name"):
+            body = {**body, "metadata": {**body["metadata"], "name": body["metadata"]["generateName"]}}
+            body["metadata"]["name"] += next(self.suffixes)
+        name = body["metadata"]["name"] if body else args[2]
         self.calls.append((method, name, kwargs))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -306,13 +314,14 @@ class ScriptedApi:
         self.in_flight -= 1
         if name in self.fail:
             raise self.fail[name]
-        return {}
+        return body
 
 
-def error(code: int) -> status.ApiError:
-    return status.ApiError(
-        {"code": code, "reason": {404: "NotFound", 409: "Conflict"}.get(code, ""), "message": "no"}
-    )
+REASONS = {403: "Forbidden", 404: "NotFound", 409: "Conflict"}
+
+
+def error(code: int, message: str = "no", reason: str = "") -> status.ApiError:
+    return status.ApiError({"code": code, "reason": reason or REASONS.get(code, ""), "message": message})
 
 
 def create(name: str, *, expect: bool = True) -> framework.Create:
@@ -370,3 +379,59 @@ async def test_a_failure_before_the_expected_writes_settles_them_all() -> None:
         await write.carry_out("ns/rs", [create("p0", expect=False), update, create("p1"), delete("old")])
     assert [name for _, name, _ in api.calls] == ["p0", "cm"]  # in order, stopping at the failure
     assert exp.satisfied("ns/rs")
+
+
+# -- pod-control events -------------------------------------------------------------------------------------
+
+OWNER: Obj = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": "ns"}}
+
+
+def recorded(api: ScriptedApi) -> tuple[Writer, list[tuple[str, str, str, str]]]:
+    events: list[tuple[str, str, str, str]] = []
+    write = Writer(
+        api=api,
+        expectations=ControllerExpectations(clock=ManualClock()),
+        record=lambda o, t, r, m: events.append((o["metadata"]["name"], t, r, m)),
+    )
+    return write, events
+
+
+async def test_a_created_pod_is_announced_by_the_name_the_apiserver_chose_and_a_refusal_by_its_error() -> (
+    None
+):
+    quota = 'pods "web-fghjk" is forbidden: exceeded quota: compute-resources'
+    api = ScriptedApi(fail={"web-fghjk": error(403, quota)}, suffixes=("abcde", "fghjk", "lmnpq", "rstvw"))
+    write, events = recorded(api)
+    actions = [framework.create_pod(OWNER, {"metadata": {"generateName": "web-"}}) for _ in range(4)]
+    with pytest.raises(status.ApiError):
+        await write.carry_out("ns/web", actions)
+    assert events[0] == ("web", "Normal", "SuccessfulCreate", "Created pod: web-abcde")
+    assert sorted(events[1:]) == [  # the second batch, made together
+        ("web", "Normal", "SuccessfulCreate", "Created pod: web-lmnpq"),
+        ("web", "Warning", "FailedCreate", f"Error creating: {quota}"),
+    ]  # and the slow start stopped there: the fourth was never tried, nor announced
+    assert len(api.calls) == 3
+
+
+async def test_deleted_pods_are_announced_but_not_one_already_gone() -> None:
+    api = ScriptedApi(fail={"gone": error(404), "stuck": error(500, "etcdserver: request timed out")})
+    write, events = recorded(api)
+    pods = [{"metadata": {"name": n, "namespace": "ns", "uid": f"u-{n}"}} for n in ("a", "gone", "stuck")]
+    with pytest.raises(status.ApiError):
+        await write.carry_out("ns/web", [framework.delete_pod(OWNER, p) for p in pods])
+    assert events == [
+        ("web", "Normal", "SuccessfulDelete", "Deleted pod: a"),
+        ("web", "Warning", "FailedDelete", "Error deleting: etcdserver: request timed out"),
+    ]
+
+
+async def test_a_named_create_that_finds_its_name_taken_is_not_announced_as_a_failure() -> None:
+    taken = error(409, 'pods "web-0" already exists', reason="AlreadyExists")
+    write, events = recorded(ScriptedApi(fail={"web-0": taken}))
+    failed = framework.EventTemplate(type="Warning", reason="FailedCreate", message="create {name}: {error}")
+    create = framework.Create(
+        resource="pods", namespace="ns", body={"metadata": {"name": "web-0"}}, owner=OWNER, on_failure=failed
+    )
+    with pytest.raises(status.ApiError):
+        await write.carry_out("ns/web", [create])
+    assert events == []

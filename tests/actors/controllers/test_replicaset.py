@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actors.controllers import framework, replicaset
+from actors.controllers import framework, ownership, replicaset
 from actors.controllers.framework import Context, Create, Delete, DictCache, Event, Patch, Pending
 from actors.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kube import meta
@@ -238,7 +238,7 @@ def test_matching_orphans_are_adopted_and_count_towards_replicas() -> None:
     s.add("pods", sim.pod("stray", WEB, node="n1"))
     result = ReplicaSetController().reconcile("default/web", s.cache, Context(now=T0))
     (adopt,) = patches(result.actions)
-    assert adopt.resource == "pods" and adopt.name == "stray" and adopt.patch_type == replicaset.STRATEGIC
+    assert adopt.resource == "pods" and adopt.name == "stray" and adopt.patch_type == ownership.STRATEGIC
     ref = {**framework.owner_reference(rs), "apiVersion": "apps/v1", "kind": "ReplicaSet"}
     assert adopt.patch == {"metadata": {"ownerReferences": [ref], "uid": "uid-stray"}}
     assert len(creates(result.actions)) == 1  # the adopted pod is one of the two
@@ -405,8 +405,39 @@ def test_replication_manager_uses_the_map_selector_and_the_v1_owner() -> None:
     ]
 
 
-def test_events_are_left_to_the_runner() -> None:
+def test_pod_writes_record_real_pod_control_events_on_the_owner() -> None:
     s = sim.Sim()
     rs_in(s, 2)
+    s.reconcile(ReplicaSetController(), "default/web")
+    names = sorted(p["metadata"]["name"] for p in s.objects("pods"))
+    assert sorted((e.obj["metadata"]["name"], e.type, e.reason, e.message) for e in s.events) == [
+        ("web", "Normal", "SuccessfulCreate", f"Created pod: {name}") for name in names
+    ]
+    assert all(name.startswith("web-") and len(name) == len("web-") + 5 for name in names)
+    s.events.clear()
+    rs = meta.deep_copy(s.get("replicasets", "default/web"))
+    rs["spec"]["replicas"] = 1
+    s.cache.put("replicasets", rs)
+    result = s.reconcile(ReplicaSetController(), "default/web")
+    (doomed,) = [a.name for a in result.actions if isinstance(a, Delete)]
+    assert [(e.reason, e.message) for e in s.events] == [("SuccessfulDelete", f"Deleted pod: {doomed}")]
+
+
+def test_refused_pod_writes_record_failed_create_and_failed_delete() -> None:
+    s = sim.Sim()
+    rs_in(s, 1)
     result = ReplicaSetController().reconcile("default/web", s.cache, Context(now=T0))
-    assert not [a for a in result.actions if isinstance(a, Event)]
+    assert not [a for a in result.actions if isinstance(a, Event)]  # the runner records them, not reconcile
+    (create,) = creates(result.actions)
+    refused = framework.failure_event(create, 'pods "web-x" is forbidden: exceeded quota', reason="Forbidden")
+    assert refused is not None and (refused.type, refused.reason, refused.message) == (
+        "Warning",
+        "FailedCreate",
+        'Error creating: pods "web-x" is forbidden: exceeded quota',
+    )
+    delete = framework.delete_pod(s.get("replicasets", "default/web"), sim.pod("web-1", WEB))
+    refused = framework.failure_event(delete, "etcdserver: request timed out")
+    assert refused is not None and (refused.reason, refused.message) == (
+        "FailedDelete",
+        "Error deleting: etcdserver: request timed out",
+    )

@@ -12,7 +12,8 @@ import pytest
 from actors.controllers import framework, history, statefulset
 from actors.controllers.framework import Context, Create, Delete, DictCache, Event, Patch, Pending, Result
 from actors.controllers.statefulset import StatefulSetController
-from kube import meta, patch
+from kube import meta
+from tests.actors.controllers.sim import patched
 
 T0 = 1_700_000_000.0
 NONE_PENDING = Pending()
@@ -92,6 +93,7 @@ class Sim:
                 if action.resource == "pods":
                     body["status"] = {"phase": "Pending"}
                 self.cache.put(action.resource, body)
+                self._record(framework.success_event(action, md["name"]))
             elif isinstance(action, Delete):
                 obj = self.cache.get(action.resource, action.namespace, action.name)
                 if obj is None or (action.uid and obj["metadata"]["uid"] != action.uid):
@@ -102,12 +104,17 @@ class Sim:
                     self.cache.put(action.resource, obj)
                 else:
                     self.cache.remove(action.resource, obj)
+                self._record(framework.success_event(action, action.name))
             elif isinstance(action, Patch):
                 obj = self.cache.get(action.resource, action.namespace, action.name)
                 assert obj is not None
-                self.cache.put(action.resource, patch.merge_patch(obj, action.patch))
+                self.cache.put(action.resource, patched(obj, action))
             elif isinstance(action, Event):
-                self.events.append((action.reason, action.message))
+                self._record(action)
+
+    def _record(self, event: Event | None) -> None:
+        if event is not None:
+            self.events.append((event.reason, event.message))
 
     def edit_set(self, change: Callable[[Obj], None]) -> None:
         sts = meta.deep_copy(self.set())
@@ -196,16 +203,28 @@ def test_a_pod_has_its_stable_identity_storage_and_owner() -> None:
     kinds = [
         (type(a).__name__, getattr(a, "resource", "")) for a in result.actions if not isinstance(a, Patch)
     ]
-    # The revision first, then the claim before the pod, each followed by its event.
+    # The revision first, then the claim before the pod, each announcing its outcome on the set.
     assert kinds == [
         ("Create", "controllerrevisions"),
         ("Create", "persistentvolumeclaims"),
-        ("Event", ""),
         ("Create", "pods"),
-        ("Event", ""),
     ]
     pod_create = next(a for a in result.actions if isinstance(a, Create) and a.resource == "pods")
-    assert pod_create.expect
+    assert pod_create.expect and (pod_create.owner or {})["metadata"]["uid"] == sim.set()["metadata"]["uid"]
+    failed = framework.failure_event(pod_create, 'pods "web-0" is forbidden: exceeded quota')
+    assert failed is not None and (failed.type, failed.reason, failed.message) == (
+        "Warning",
+        "FailedCreate",
+        'create Pod web-0 in StatefulSet web failed error: pods "web-0" is forbidden: exceeded quota',
+    )
+    assert framework.failure_event(pod_create, "taken", reason="AlreadyExists") is None  # sunk, as upstream
+    claim_create = next(
+        a for a in result.actions if isinstance(a, Create) and a.resource.startswith("persist")
+    )
+    failed = framework.failure_event(claim_create, "no")
+    assert failed is not None and failed.message == (
+        "create Claim www-web-0 for Pod web-0 in StatefulSet web failed error: no"
+    )
     pod = sim.pod("web-0")
     revision = sim.cache.objects("controllerrevisions")[0]
     assert pod["metadata"]["labels"] == {
