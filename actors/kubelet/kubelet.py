@@ -138,6 +138,9 @@ class Kubelet(Actor):
                     log.info("%s: pod watch not started: %s", self.name, error)
                     await self.sleep(1.0)
                     continue
+            # Cleared before the pass, not after: a pod seen while a status write is awaited must wake
+            # the next pass (clearing afterwards lost it, and the pod stayed Pending for good).
+            self._wake.clear()
             now = self.clock.now()
             upcoming = engine.FOREVER
             for entry in list(self._pods.values()):
@@ -150,7 +153,6 @@ class Kubelet(Actor):
                     self.counters["errors"] += 1
                     log.info("%s: status of pod %s not written: %s", self.name, entry.key, error)
                     upcoming = min(upcoming, now + 1.0)
-            self._wake.clear()
             if self._timer is not None:
                 self._timer.cancel()
             if upcoming != engine.FOREVER:
