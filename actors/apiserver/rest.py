@@ -223,6 +223,7 @@ class Rest:
             cmd["uid"] = meta.new_uid(self.rng)
             cmd["creationTimestamp"] = meta.now_rfc3339(self.clock.now())
             _default(kind, candidate)
+            _drop_empty_meta(cmd)
             admission.admit_create(kind, candidate, self._priority_classes)
             strategies.prepare_for_create(kind, candidate)
             _validate_create(kind, candidate)
@@ -402,6 +403,7 @@ class Rest:
             strategies.prepare_for_update(kind, new, old)
             _default(kind, new)
             defaults.prepare_for_update(kind, new, old)
+        _drop_empty_meta(new["metadata"])
         _validate_update(kind, new, old)
         if subresource != "status":
             admission.admit_update(kind, new, self._priority_classes)
@@ -726,6 +728,17 @@ def _undecodable(kind: kinds.Kind, field: str, value: Any, go_type: str) -> str:
         f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: json: cannot unmarshal '
         f"{found} into Go struct field ObjectMeta.{field} of type {go_type}"
     )
+
+
+_OMIT_EMPTY = ("labels", "annotations", "ownerReferences", "finalizers")
+
+
+def _drop_empty_meta(md: dict[str, Any]) -> None:
+    """Empty lists and maps of ObjectMeta are absent, as upstream's ``omitempty`` serialises them (a
+    patch that removes the last owner reference leaves no ``ownerReferences: []``)."""
+    for field in _OMIT_EMPTY:
+        if field in md and not md[field]:
+            del md[field]
 
 
 def _removable(kind: kinds.Kind, obj: dict[str, Any]) -> bool:

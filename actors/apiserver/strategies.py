@@ -54,6 +54,8 @@ def prepare_for_create(kind: kinds.Kind, obj: dict[str, Any]) -> None:
         obj["metadata"]["generation"] = 1
     if kind.group == "" and kind.resource == "pods":
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
+    elif kind.group == "" and kind.resource == "persistentvolumeclaims":
+        obj["status"] = {"phase": "Pending"}  # cleared, then defaulted as upstream defaults it on read
     elif has_status(kind) and kind.resource not in ("nodes", "namespaces"):
         obj.pop("status", None)
     defaults.prepare_for_create(kind, obj)

@@ -437,3 +437,24 @@ async def test_the_system_priority_classes_exist_and_user_classes_are_checked(cl
     pod = {**POD, "metadata": {"name": "prio"}, "spec": {**POD["spec"], "priorityClassName": "a"}}  # type: ignore[dict-item]
     code, created = await request(cluster, "POST", "/api/v1/namespaces/default/pods", pod)
     assert code == 201 and created["spec"]["priority"] == 100
+
+
+async def test_a_claim_starts_pending_and_an_emptied_owner_list_is_dropped(cluster: Cluster) -> None:
+    claim = {
+        "metadata": {
+            "name": "data",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "u1"}],
+        },
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    code, created = await request(cluster, "POST", "/api/v1/namespaces/default/persistentvolumeclaims", claim)
+    assert (code, created["status"]) == (201, {"phase": "Pending"})
+    release = json.dumps({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": "u1"}]}})
+    code, patched = await request(
+        cluster,
+        "PATCH",
+        "/api/v1/namespaces/default/persistentvolumeclaims/data",
+        release,
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )
+    assert code == 200 and "ownerReferences" not in patched["metadata"]  # omitempty, as upstream
