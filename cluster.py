@@ -31,6 +31,7 @@ BENCHMARKS = {
     "actor-messaging": "benchmarks.actor_messaging",
     "apiserver": "benchmarks.apiserver",
     "density": "benchmarks.density",
+    "reconcile": "benchmarks.reconcile",
     "scheduler": "benchmarks.scheduler",
     "store": "benchmarks.store",
 }
