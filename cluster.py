@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--node-labels", default="", help="labels every node gets, as the kubelet's flag: key=value,..."
     )
     up.add_argument(
+        "--cluster-cidr",
+        default="10.244.0.0/16",
+        help="the pod network; each node gets a /24 of it (default 10.244.0.0/16: 256 nodes)",
+    )
+    up.add_argument(
         "--bad-images",
         default="",
         help="comma-separated image patterns whose pulls fail (ErrImagePull), e.g. 'nginx:nosuchtag,*:bad'",
@@ -189,14 +194,21 @@ async def _up(args: argparse.Namespace) -> int:
     from actors import control_plane
     from chaos.fault_desk import FaultDesk
     from consensus import pki
-    from network.cidr import RangeAllocator
+    from network.cidr import CIDRRangeExhausted, RangeAllocator
 
     if args.store_members not in (1, 3, 5):
         print(f"kubemu up: --store-members must be 1, 3 or 5, not {args.store_members}", file=sys.stderr)
         return 2
-    cidrs = RangeAllocator()
+    try:
+        cidrs = RangeAllocator(args.cluster_cidr)
+    except ValueError as error:
+        print(f"kubemu up: --cluster-cidr: {error}", file=sys.stderr)
+        return 2
     try:
         nodes = _node_configs(args, cidrs)
+    except CIDRRangeExhausted as error:
+        print(f"kubemu up: {error} (give a larger --cluster-cidr, e.g. 10.0.0.0/8)", file=sys.stderr)
+        return 2
     except ValueError as error:
         print(f"kubemu up: {error}", file=sys.stderr)
         return 2
