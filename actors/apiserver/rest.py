@@ -43,7 +43,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
-_RETRIES = 8  # attempts of an unconditional update or a patch that keeps losing races
+_RETRIES = 64  # attempts of an unconditional update or a patch that keeps losing races (upstream: unbounded)
 _NAMESPACE_FINALIZER = "kubernetes"
 
 
@@ -340,8 +340,10 @@ class Rest:
     ) -> dict[str, Any]:
         obj = self._checked_body(kind, namespace, body, name=name)
         wanted = obj["metadata"].get("resourceVersion") or ""
-        for _ in range(_RETRIES):
-            old = await self.objects.get(kind, namespace, name)
+        for attempt in range(_RETRIES):
+            old = await self._current(kind, namespace, name, cached=attempt == 0)
+            if wanted and wanted != old["metadata"]["resourceVersion"] and attempt == 0:
+                old = await self._current(kind, namespace, name, cached=False)  # the cache may lag
             if wanted and wanted != old["metadata"]["resourceVersion"]:
                 raise status.conflict(kind, name)
             try:
@@ -364,8 +366,8 @@ class Rest:
     ) -> dict[str, Any]:
         if patch_type not in PATCH_TYPES:
             raise status.unsupported_media_type(PATCH_TYPES)
-        for _ in range(_RETRIES):
-            old = await self.objects.get(kind, namespace, name)
+        for attempt in range(_RETRIES):
+            old = await self._current(kind, namespace, name, cached=attempt == 0)
             patched = _apply_patch(kind, old, patch_type, patch)
             if not isinstance(patched, dict):
                 raise status.bad_request("the patch did not produce an object")
@@ -373,6 +375,8 @@ class Rest:
             if not isinstance(md, dict):
                 raise status.bad_request("metadata must be an object")
             if md.get("resourceVersion") and md["resourceVersion"] != old["metadata"]["resourceVersion"]:
+                if attempt == 0:
+                    continue  # read from the cache: look at the store before calling it a conflict
                 raise status.conflict(kind, name)
             md["resourceVersion"] = old["metadata"]["resourceVersion"]
             patched.setdefault("apiVersion", kind.api_version)
@@ -384,6 +388,19 @@ class Rest:
                 if error.reason != "Conflict":
                     raise
         raise status.conflict(kind, name)
+
+    async def _current(
+        self, kind: kinds.Kind, namespace: str | None, name: str, *, cached: bool
+    ) -> dict[str, Any]:
+        """The object to update: the watch cache's (a copy) on a first try, as upstream's
+        ``GuaranteedUpdate`` starts from its cached object, else the store's. A cached object that lagged
+        makes the guarded write fail with a conflict, and the retry reads the store."""
+        if cached:
+            cache = self.caches.get(kind)
+            found = cache.get(namespace, name) if cache is not None and cache.ready else None
+            if found is not None:
+                return meta.deep_copy(found)
+        return await self.objects.get(kind, namespace, name)
 
     async def _write_update(
         self, kind: kinds.Kind, obj: dict[str, Any], old: dict[str, Any], *, subresource: str, dry_run: bool
