@@ -45,13 +45,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from actors import leader_election
 from actors.apiserver import status
 from actors.apiserver.events import EventRecorder
 from actors.controllers import expectations as expectations_
 from actors.controllers import framework, informer, workqueue
 from actors.controllers import registry as registry_
 from actors.runtime.actor import Actor
-from actors.runtime.ref import ActorRef
 from kube import meta
 
 log = logging.getLogger("kubemu.controllers.manager")
@@ -60,9 +60,6 @@ Factory = registry_.Factory
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
-LEASE_DURATION = 15.0
-RENEW_DEADLINE = 10.0
-RETRY_PERIOD = 2.0
 DEFAULT_WORKERS = 5
 SLOW_START_INITIAL_BATCH = 1
 MAX_PENDING_EVENTS = 1000
@@ -72,8 +69,7 @@ POD_METRICS = "podmetrics"  # metrics.k8s.io PodMetrics, polled from metrics-ser
 METRICS_PERIOD = 15.0  # --horizontal-pod-autoscaler-sync-period
 
 
-class LostLeadership(Exception):
-    """The lease could not be renewed within the renew deadline: stop (the actor restarts)."""
+LostLeadership = leader_election.LostLeadership
 
 
 def resolve(
@@ -335,8 +331,16 @@ class ControllerManager(Actor):
         self.identity = f"{self.name}_{meta.new_uid(self.rng)}"
         api = self.ref(self.apiserver)
         if self.leader_elect:
-            await self._campaign(api)
-            self.start_task(self._keep_leading(api), name="leader-election")
+            elector = leader_election.LeaderElector(
+                api=api,
+                clock=self.clock,
+                sleep=self.sleep,
+                namespace=LEASE_NAMESPACE,
+                name=LEASE_NAME,
+                identity=self.identity,
+            )
+            await elector.campaign()
+            self.start_task(self._keep_leading(elector), name="leader-election")
         self.leading = True
         log.info("%s: leading as %s", self.name, self.identity)
         for loop in self._loops:
@@ -474,73 +478,11 @@ class ControllerManager(Actor):
 
     # -- leader election -----------------------------------------------------------------------------------
 
-    async def _campaign(self, api: ActorRef) -> None:
-        while True:
-            try:
-                if await self._try_lead(api):
-                    return
-            except Exception as error:
-                log.info("%s: lease not acquired: %s", self.name, error)
-            await self.sleep(RETRY_PERIOD)
-
-    async def _keep_leading(self, api: ActorRef) -> None:
-        renewed = self.clock.now()
-        while True:
-            await self.sleep(RETRY_PERIOD)
-            try:
-                if await self._try_lead(api):
-                    renewed = self.clock.now()
-                    continue
-            except Exception as error:
-                log.info("%s: lease not renewed: %s", self.name, error)
-            if self.clock.now() - renewed > RENEW_DEADLINE:
-                self.leading = False
-                raise LostLeadership(f"{self.identity}: failed to renew lease {LEASE_NAMESPACE}/{LEASE_NAME}")
-
-    async def _try_lead(self, api: ActorRef) -> bool:
-        """Acquire or renew the lease (upstream's ``tryAcquireOrRenew``); False while another holds it."""
-        now = self.clock.now()
-        stamp = meta.now_rfc3339_micro(now)
+    async def _keep_leading(self, elector: leader_election.LeaderElector) -> None:
         try:
-            lease = await api.call("get", "leases", LEASE_NAMESPACE, LEASE_NAME)
-        except status.ApiError as error:
-            if error.code != 404:
-                raise
-            spec = {
-                "holderIdentity": self.identity,
-                "leaseDurationSeconds": int(LEASE_DURATION),
-                "acquireTime": stamp,
-                "renewTime": stamp,
-                "leaseTransitions": 0,
-            }
-            body = {"metadata": {"name": LEASE_NAME, "namespace": LEASE_NAMESPACE}, "spec": spec}
-            try:
-                await api.call("create", "leases", LEASE_NAMESPACE, body)
-            except status.ApiError as lost:
-                if lost.code == 409:
-                    return False
-                raise
-            return True
-        current: dict[str, Any] = dict(lease.get("spec") or {})
-        holder = current.get("holderIdentity")
-        if holder != self.identity:
-            renew = current.get("renewTime")
-            duration = float(current.get("leaseDurationSeconds") or LEASE_DURATION)
-            if holder and renew and meta.parse_rfc3339(renew) + duration > now:
-                return False  # held by another, and not expired
-            current.update(
-                holderIdentity=self.identity,
-                acquireTime=stamp,
-                leaseTransitions=int(current.get("leaseTransitions") or 0) + 1,
-            )
-        current.update(renewTime=stamp, leaseDurationSeconds=int(LEASE_DURATION))
-        try:
-            await api.call("update", "leases", LEASE_NAMESPACE, {**lease, "spec": current})
-        except status.ApiError as error:
-            if error.code == 409:
-                return False
-            raise
-        return True
+            await elector.keep_leading()
+        finally:
+            self.leading = False
 
     # -- observability -------------------------------------------------------------------------------------
 
