@@ -145,7 +145,11 @@ async def test_a_higher_priority_pod_preempts_a_lower_one_and_runs_in_its_place(
         return sum(phase == "Running" for phase, _ in found.values()) == 3
 
     await eventually(low_running)
-    await cluster.apiserver.call("create", "pods", "default", a_pod("urgent", cpu="1", priority=1000))
+    high = {"metadata": {"name": "high"}, "value": 1000}
+    await cluster.apiserver.call("create", "priorityclasses", None, high)
+    await cluster.apiserver.call(
+        "create", "pods", "default", a_pod("urgent", cpu="1", priorityClassName="high")
+    )
 
     async def urgent_running() -> dict[str, tuple[str, str]] | None:
         found = await phases(cluster)
