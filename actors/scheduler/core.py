@@ -77,6 +77,11 @@ class Decision:
     When no node fits (upstream's ``FitError``), ``filter_message`` is the message without PostFilter's
     part and ``potential_nodes`` names, in node order, the nodes rejected as ``Unschedulable`` rather than
     ``UnschedulableAndUnresolvable``: where evicting pods might help (``NodesForStatusCode(Unschedulable)``).
+
+    For a scheduler that searches its nodes in parts (``actors.scheduler.shards``) and merges the parts'
+    answers: ``score`` is the chosen node's weighted total and ``tied`` how many scored nodes shared it (set
+    whenever the cycle scored); ``reasons`` the FitError's count per reason and ``pre_filter_message`` the
+    PreFilter rejection, each without the node total that the messages carry.
     """
 
     node: str | None
@@ -86,6 +91,10 @@ class Decision:
     unschedulable_plugins: frozenset[str] = frozenset()
     filter_message: str | None = None
     potential_nodes: tuple[str, ...] = ()
+    score: int | None = None
+    tied: int = 0
+    reasons: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    pre_filter_message: str = ""
 
 
 def num_feasible_nodes_to_find(percentage_of_nodes_to_score: int, num_all_nodes: int) -> int:
@@ -146,6 +155,7 @@ def _rejected(pod: PodInfo, n: int, message: str, plugins: frozenset[str], preem
         message=with_post_filter(text, post),
         unschedulable_plugins=plugins,
         filter_message=text,
+        pre_filter_message=message,
     )
 
 
@@ -159,13 +169,17 @@ def schedule_one(
     profile: Profile | None = None,
     preemption: bool = True,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    num_to_find: int | None = None,
+    always_score: bool = False,
 ) -> Decision:
     """Pick a node for ``pod`` among ``table``'s nodes, as upstream's scheduling algorithm.
 
     ``state`` carries the rotating search start between calls (a fresh state starts at the first node);
     ``profile`` defaults to upstream's default profile; ``preemption`` adds ``DefaultPreemption``'s part of
     the message when no node fits; ``namespace_labels`` (namespace name to labels, from a namespace
-    informer) is what pod affinity terms' ``namespaceSelector`` reads.
+    informer) is what pod affinity terms' ``namespaceSelector`` reads. ``num_to_find`` replaces the adaptive
+    number of feasible nodes that ends the search, and ``always_score`` scores a single feasible node too:
+    what a part of a sharded search needs (its nodes are not all the nodes).
     """
     prof = _DEFAULT_PROFILE if profile is None else profile
     cursor = SchedulerState() if state is None else state
@@ -213,7 +227,10 @@ def schedule_one(
         nodes = all_rows[keep[all_rows]]
         filtered_out = n - len(nodes)
     m = len(nodes)
-    to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, m)
+    if num_to_find is None:
+        to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, m)
+    else:
+        to_find = min(num_to_find, m)
     start = cursor.next_start_node_index % m if m else 0
 
     # every plugin judges every row; which plugin failed a node is only worked out when a message needs it
@@ -247,16 +264,23 @@ def schedule_one(
     if len(feasible_at) == 0:
         return _fit_error(info, table, active, results, nodes, filtered_out, preemption)
     chosen = nodes[(feasible_at + start) % m] if start else nodes[feasible_at]
-    if len(chosen) == 1:
+    if len(chosen) == 1 and not always_score:
         return Decision(node=table.name_at(int(chosen[0])), feasible=1, evaluated=evaluated)
     total = np.zeros(len(chosen), np.int64)
     for scorer, weight in prof.scores:
         scores = scorer.score(info, table, chosen)
         if scores is not None:
             total += scores * weight
-    best = np.flatnonzero(total == total.max())
+    top = int(total.max())
+    best = np.flatnonzero(total == top)
     pick = int(best[0]) if len(best) == 1 else int(best[rng.randrange(len(best))])
-    return Decision(node=table.name_at(int(chosen[pick])), feasible=len(chosen), evaluated=evaluated)
+    return Decision(
+        node=table.name_at(int(chosen[pick])),
+        feasible=len(chosen),
+        evaluated=evaluated,
+        score=top,
+        tied=len(best),
+    )
 
 
 def _fit_error(
@@ -310,4 +334,5 @@ def _fit_error(
         unschedulable_plugins=frozenset(plugins),
         filter_message=message,
         potential_nodes=tuple(table.name_at(int(row)) for row in rows),
+        reasons=reasons,
     )

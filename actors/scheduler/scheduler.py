@@ -15,7 +15,11 @@ As upstream's kube-scheduler, with the default profile:
   back-off; no node fitting records ``FailedScheduling`` (upstream's words, e.g. ``0/3 nodes are
   available: 3 Insufficient cpu.``), sets ``PodScheduled=False`` with reason ``Unschedulable``, and parks
   the pod until a node or pod changes;
-- a bound pod gets the ``Scheduled`` event: ``Successfully assigned default/web to node-1``.
+- a bound pod gets the ``Scheduled`` event: ``Successfully assigned default/web to node-1``;
+- with ``shards=K`` (K > 1) the filters and scores of most pods run on K ``SchedulerShard`` actors
+  (``<name>-shard-<i>``, started by ``spawn_scheduler``, one per host on Ray), each over its part of the
+  nodes, and this actor picks among their answers, a batch of pods per round trip; a pod is bound only once
+  the shard owning its node granted it room there. ``actors.scheduler.coordinator`` tells how and why.
 
 Decisions come from the actor's seeded generator: a replay with the same seed and the same events places
 pods the same way.
@@ -25,20 +29,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from actors.apiserver import status
 from actors.apiserver.events import NORMAL, WARNING, EventRecorder
 from actors.runtime import errors as runtime_errors
 from actors.runtime.actor import Actor
 from actors.runtime.clock import Timer
-from actors.scheduler import core, preemption
+from actors.runtime.ref import ActorRef
+from actors.scheduler import coordinator, core, preemption
+from actors.scheduler.plugins import PodInfo
 from actors.scheduler.queue import SchedulingQueue, pod_key
+from actors.scheduler.shards import SchedulerShard
 from actors.scheduler.table import NodeTable
 from consensus.client import StoreUnavailable
 from consensus.member import RequestTimedOut
 from consensus.raft import ProposalFailed
 from kube import meta
+
+if TYPE_CHECKING:
+    from actors.runtime.system import ActorSystem
 
 log = logging.getLogger("kubemu.scheduler")
 
@@ -67,11 +78,15 @@ class Scheduler(Actor):
         scheduler_name: str = "default-scheduler",
         percentage_of_nodes_to_score: int = 0,
         leader_elect: bool = True,
+        shards: int = 1,
     ) -> None:
         self.apiserver = apiserver
         self.scheduler_name = scheduler_name
         self.percentage = percentage_of_nodes_to_score
         self.leader_elect = leader_elect
+        self.shard_count = max(1, shards)
+        self.shards: coordinator.ShardSet | None = None  # set while leading with shard_count > 1
+        self._retry: list[dict[str, Any]] = []  # shardable pods to try first in the next batch
         self.table = NodeTable()
         self.queue = SchedulingQueue()
         self.state = core.SchedulerState()
@@ -89,15 +104,20 @@ class Scheduler(Actor):
             "attempts": 0,
             "preemption_attempts": 0,
             "preemption_victims": 0,
+            "routed": 0,
+            "retries": 0,
         }
 
     def stats(self) -> dict[str, Any]:
+        shards = {} if self.shards is None else {f"shard_{k}": v for k, v in self.shards.counters.items()}
         return {
             "leading": self.leading,
             "identity": getattr(self, "identity", ""),
             "nodes": len(self.table),
             "queue": self.queue.counts(),
+            "shards": self.shard_count,
             **self.counters,
+            **shards,
         }
 
     async def run(self) -> None:
@@ -109,15 +129,22 @@ class Scheduler(Actor):
             self.start_task(self._keep_leading(api), name="leader-election")
         self.leading = True
         log.info("%s: leading as %s", self.name, self.identity)
+        if self.shard_count > 1:
+            refs = [self.ref(coordinator.shard_name(self.name, i)) for i in range(self.shard_count)]
+            self.shards = coordinator.ShardSet(refs, epoch=self.identity)
+            await self.shards.reset()
         while True:
             for resource in ("namespaces", "nodes", "pods"):
                 if self._watches[resource] is None:
                     await self._list_and_watch(api, resource)
             # A few cycles per loop turn: their bindings then reach the store as one Raft entry.
             cycles = 0
-            while cycles < CYCLES_PER_TURN and (pod := self.queue.pop(self.clock.now())) is not None:
-                await self._schedule(api, pod)
-                cycles += 1
+            if self.shards is not None:
+                cycles = await self._sharded_turn(api, self.shards)
+            else:
+                while cycles < CYCLES_PER_TURN and (pod := self.queue.pop(self.clock.now())) is not None:
+                    await self._schedule(api, pod)
+                    cycles += 1
             if cycles == 0:
                 await self._idle()
             else:
@@ -170,7 +197,7 @@ class Scheduler(Actor):
             known = set(self.table.names())
             current = {n["metadata"]["name"] for n in listed["items"]}
             for name in known - current:
-                self.table.remove_node(name)
+                self._node_event("DELETED", {"metadata": {"name": name}})
             for node in listed["items"]:
                 self._node_event("ADDED", node)
         else:
@@ -198,8 +225,12 @@ class Scheduler(Actor):
     def _node_event(self, kind: str, node: dict[str, Any]) -> None:
         if kind == "DELETED":
             self.table.remove_node(node["metadata"]["name"])
+            if self.shards is not None:
+                self.shards.node_removed(node["metadata"]["name"])
         else:
             self.table.upsert_node(node)
+            if self.shards is not None:
+                self.shards.node_changed(node)
 
     def _pod_event(self, kind: str, pod: dict[str, Any]) -> bool:
         """Apply one pod change; True when it frees room (a pod gone from a node)."""
@@ -208,12 +239,18 @@ class Scheduler(Actor):
         finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         if kind == "DELETED" or finished:
             self.queue.delete(pod_key(pod))
+            if self.shards is not None:
+                where = node or self.table.node_of(pod)
+                if where:
+                    self.shards.pod_gone(pod, where)
             self.pods.remove(pod)
             return self.table.remove_pod(pod)
         if node:
             self.queue.delete(pod_key(pod))
             self.table.add_pod(pod, node)
             self.pods.add(pod, node)
+            if self.shards is not None:
+                self.shards.pod_bound(pod, node)
             return False
         ours = (spec.get("schedulerName") or "default-scheduler") == self.scheduler_name
         if ours and not pod["metadata"].get("deletionTimestamp") and not self.table.is_assumed(pod):
@@ -263,8 +300,71 @@ class Scheduler(Actor):
             return
         self.table.assume(pod, decision.node)
         self.pods.add(pod, decision.node)
+        if self.shards is not None:
+            self.shards.reserve(pod, decision.node)  # bound once the node's owner grants the room
+            return
         await self._binding.acquire()
         self.start_task(self._bind(api, pod, decision.node), name="bind")
+
+    async def _sharded_turn(self, api: Any, shards: coordinator.ShardSet) -> int:
+        """One batch with shards (see ``actors.scheduler.coordinator``): pods that need the whole cache are
+        scheduled here, the others by one step of every shard and a global pick; the reservations answered
+        by this step start their bindings. Returns how much was done (0: nothing to do)."""
+        now = self.clock.now()
+        batch = [pod for pod in self._retry if pod_key(pod) in self.queue]
+        self._retry = []
+        while len(batch) < CYCLES_PER_TURN and (pod := self.queue.pop(now)) is not None:
+            batch.append(pod)
+        if not batch and not shards.pending():
+            return 0
+        remote: list[dict[str, Any]] = []
+        infos: list[PodInfo] = []
+        for pod in batch:
+            info = PodInfo.from_pod(pod, namespace_labels=self.namespace_labels)
+            if coordinator.needs_whole_cluster(info, self.table, self.namespace_labels):
+                self.counters["routed"] += 1
+                await self._schedule(api, pod)
+            else:
+                remote.append(pod)
+                infos.append(info)
+        n = len(self.table)
+        outcome = await shards.step(
+            remote, num_to_find=core.num_feasible_nodes_to_find(self.percentage, n), num_all_nodes=n
+        )
+        for pod, node, granted in outcome.reserved:
+            if granted:
+                await self._binding.acquire()
+                self.start_task(self._bind(api, pod, node), name="bind")
+            else:  # the owner's table says it no longer fits: try again with fresh answers
+                if self.table.forget(pod):
+                    self.pods.remove(pod)
+                self._retry.append(pod)
+        now = self.clock.now()
+        picks = coordinator.pick(infos, outcome.verdicts, self.rng)
+        for pod, info, choice in zip(remote, infos, picks, strict=True):
+            if pod_key(pod) not in self.queue:
+                continue  # deleted, or bound by someone else, while the shards were answering
+            if choice.resolvable and self._may_preempt(pod, info):
+                await self._schedule(api, pod)  # DefaultPreemption reads the whole cache
+                continue
+            self.counters["attempts"] += 1
+            if choice.node is not None:
+                self.table.assume(pod, choice.node)
+                self.pods.add(pod, choice.node)
+                shards.reserve(pod, choice.node)
+            elif choice.retry:
+                self.counters["retries"] += 1
+                self._retry.append(pod)
+            else:
+                self.counters["unschedulable"] += 1
+                self.queue.failed(pod, now, unschedulable=True)
+                await self._unschedulable(api, pod, choice.message)
+        return max(len(batch), 1)
+
+    def _may_preempt(self, pod: dict[str, Any], info: PodInfo) -> bool:
+        """Whether ``DefaultPreemption`` could find victims for ``pod``: some pod has a lower priority."""
+        lowest = self.pods.lowest_priority()
+        return not info.preempt_never and lowest is not None and lowest < preemption.pod_priority(pod)
 
     async def _bind(self, api: Any, pod: dict[str, Any], node: str) -> None:
         md = pod["metadata"]
@@ -274,6 +374,8 @@ class Scheduler(Actor):
             self.counters["binding_failures"] += 1
             if self.table.forget(pod):
                 self.pods.remove(pod)
+            if self.shards is not None:
+                self.shards.forgotten(pod, node)
             self.queue.failed(pod, self.clock.now(), unschedulable=False)
             message = f"Binding rejected: {error}"
             log.info("%s: %s/%s: %s", self.name, md["namespace"], md["name"], message)
@@ -423,3 +525,21 @@ class Scheduler(Actor):
                 return False
             raise
         return True
+
+
+async def spawn_scheduler(
+    system: ActorSystem,
+    name: str = "scheduler",
+    *,
+    shards: int = 1,
+    host: str | None = None,
+    shard_hosts: Sequence[str | None] = (),
+    **kwargs: Any,
+) -> ActorRef:
+    """Start the scheduler actor ``name`` (on ``host``) and, with ``shards`` > 1, its shard actors first,
+    shard ``i`` on ``shard_hosts[i % len(shard_hosts)]`` (placement's choice when none are given)."""
+    if shards > 1:
+        for i in range(shards):
+            where = shard_hosts[i % len(shard_hosts)] if shard_hosts else None
+            await system.spawn(coordinator.shard_name(name, i), SchedulerShard, host=where)
+    return await system.spawn(name, Scheduler, kwargs={**kwargs, "shards": shards}, host=host)

@@ -1,6 +1,7 @@
 """The scheduler actor with real kubelets, apiserver and store: pods land on nodes that fit and run, a pod
 that fits nowhere waits with upstream's event until room appears, and of two replicas only the lease holder
-binds. The cluster clock runs 100x."""
+binds. Every scenario runs with one worker and with two shards (``Scheduler(shards=2)``): the user sees the
+same. The cluster clock runs 100x."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from actors.kubelet.kubelet import Kubelet
 from actors.kubelet.node import NodeConfig
-from actors.scheduler.scheduler import Scheduler
+from actors.scheduler.scheduler import spawn_scheduler
 from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
 
 SCALE = 100.0
@@ -27,12 +28,17 @@ async def add_node(cluster: Cluster, i: int, cpu: str = "2", **extra: Any) -> No
     )
 
 
+@pytest.fixture(params=[1, 2], ids=["one-worker", "two-shards"])
+def shards(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
 @pytest.fixture
-async def cluster(tmp_path: pathlib.Path) -> AsyncIterator[Cluster]:
+async def cluster(tmp_path: pathlib.Path, shards: int) -> AsyncIterator[Cluster]:
     system, running = await start_cluster(tmp_path, time_scale=SCALE)
     for i in range(3):
         await add_node(running, i)
-    await system.spawn("scheduler", Scheduler)
+    await spawn_scheduler(system, shards=shards)
     try:
         yield running
     finally:
@@ -107,9 +113,9 @@ async def test_a_node_selector_is_honoured(cluster: Cluster) -> None:
 
 
 async def test_of_two_replicas_only_the_lease_holder_schedules_and_the_other_takes_over(
-    cluster: Cluster,
+    cluster: Cluster, shards: int
 ) -> None:
-    await cluster.system.spawn("scheduler-b", Scheduler)
+    await spawn_scheduler(cluster.system, "scheduler-b", shards=shards)
 
     async def one_leads() -> bool:
         a = await cluster.system.ref("scheduler").call("stats")
@@ -145,10 +151,10 @@ async def test_a_higher_priority_pod_preempts_a_lower_one_and_runs_in_its_place(
         return sum(phase == "Running" for phase, _ in found.values()) == 3
 
     await eventually(low_running)
-    high = {"metadata": {"name": "high"}, "value": 1000}
-    await cluster.apiserver.call("create", "priorityclasses", None, high)
+    urgent_class = {"metadata": {"name": "urgent"}, "value": 1000}
+    await cluster.apiserver.call("create", "priorityclasses", None, urgent_class)
     await cluster.apiserver.call(
-        "create", "pods", "default", a_pod("urgent", cpu="1", priorityClassName="high")
+        "create", "pods", "default", a_pod("urgent", cpu="1", priorityClassName="urgent")
     )
 
     async def urgent_running() -> dict[str, tuple[str, str]] | None:
