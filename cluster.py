@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--node-labels", default="", help="labels every node gets, as the kubelet's flag: key=value,..."
     )
     up.add_argument(
+        "--scheduler-shards",
+        type=int,
+        default=1,
+        help="split the scheduler's node cache over this many shard actors (spread over Ray hosts)",
+    )
+    up.add_argument(
         "--cluster-cidr",
         default="10.244.0.0/16",
         help="the pod network; each node gets a /24 of it (default 10.244.0.0/16: 256 nodes)",
@@ -196,6 +202,11 @@ async def _up(args: argparse.Namespace) -> int:
     from consensus import pki
     from network.cidr import CIDRRangeExhausted, RangeAllocator
 
+    if args.scheduler_shards < 1:
+        print(
+            f"kubemu up: --scheduler-shards must be at least 1, not {args.scheduler_shards}", file=sys.stderr
+        )
+        return 2
     if args.store_members not in (1, 3, 5):
         print(f"kubemu up: --store-members must be 1, 3 or 5, not {args.store_members}", file=sys.stderr)
         return 2
@@ -244,6 +255,7 @@ async def _up(args: argparse.Namespace) -> int:
                 pki_dir=args.pki_dir if paths is not None else None,
                 apiserver=_apiserver_security(paths) if paths is not None else None,
                 image_pull_seconds=args.image_pull_seconds,
+                scheduler_shards=args.scheduler_shards,
                 bad_images=tuple(p.strip() for p in args.bad_images.split(",") if p.strip()),
             )
             scheme = "http" if paths is None else "https"

@@ -25,7 +25,7 @@ from actors.kubelet.kubelet import Kubelet
 from actors.kubelet.node import NodeConfig
 from actors.kubelet.node_manager import NodeManager
 from actors.runtime.system import ActorSystem
-from actors.scheduler.scheduler import Scheduler
+from actors.scheduler.scheduler import spawn_scheduler
 from consensus.client import wait_for_leader
 from consensus.member import MemberInfo, StoreMember
 from consensus.ports import free_loopback_ports
@@ -62,6 +62,7 @@ async def start(
     controllers: list[str] | None = None,
     image_pull_seconds: float = 0.5,
     bad_images: tuple[str, ...] = (),
+    scheduler_shards: int = 1,
     say: Callable[[str], None] = print,
 ) -> ControlPlane:
     """See the module docstring. ``apiserver`` adds keyword arguments for ``ApiServer`` (security);
@@ -86,7 +87,7 @@ async def start(
     )
     port = int((await api.call("info"))["port"])
     await system.spawn("node-lifecycle-controller", NodeLifecycleController)
-    await system.spawn("scheduler", Scheduler)
+    await spawn_scheduler(system, "scheduler", shards=scheduler_shards)
     await system.spawn(
         "kube-controller-manager", ControllerManager, kwargs={"controllers": controllers or ["*"]}
     )

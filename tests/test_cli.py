@@ -89,6 +89,7 @@ def test_the_messaging_benchmark_prints_a_table_and_writes_json(tmp_path: object
         (["--nodes", "1", "--node-labels", "a b=c"], "--node-labels: invalid label 'a b=c': name part must"),
         (["--image-pull-seconds", "-1"], "--image-pull-seconds must be 0 or more, not -1"),
         (["--nodes", "300"], "give a larger --cluster-cidr, e.g. 10.0.0.0/8"),
+        (["--scheduler-shards", "0"], "--scheduler-shards must be at least 1, not 0"),
         (["--cluster-cidr", "10.244.0.0/33"], "--cluster-cidr:"),
     ],
 )
