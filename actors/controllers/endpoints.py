@@ -36,11 +36,14 @@ here it is the latest of the Service's creation and each selected pod's creation
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
+from typing import Any, Generic, TypeVar
 
-from actors.controllers import framework
+from actors.controllers import framework, selection
 from actors.controllers.framework import Cache, Context, Obj, Result
 from kube import errors, labels, meta
 
@@ -50,6 +53,9 @@ LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 HEADLESS = "service.kubernetes.io/headless"
 LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
+
+Stamp = tuple[float, str]  # an RFC 3339 timestamp read as (seconds, text)
+V = TypeVar("V")
 
 # -- pods and services (shared with the EndpointSlice controller) ---------------------------------------
 
@@ -130,15 +136,9 @@ def service_selector(service: Mapping[str, Any]) -> labels.Selector | None:
 def selected_pods(cache: Cache, service: Mapping[str, Any], selector: labels.Selector) -> list[Obj]:
     """The pods of the Service's namespace its selector matches, by name."""
     namespace = (service.get("metadata") or {}).get("namespace") or ""
-    chosen = sorted(((service.get("spec") or {}).get("selector") or {}).items())
-    if chosen:
-        key, value = chosen[0]
-        candidates = cache.by_index("pods", framework.LABEL, f"{key}={value}")
-    else:
-        candidates = cache.objects("pods", namespace)
     pods = [
         pod
-        for pod in candidates
+        for pod in selection.candidates(cache, service)
         if ((pod.get("metadata") or {}).get("namespace") or "") == namespace
         and selector.matches(meta.labels_of(pod))
     ]
@@ -193,23 +193,73 @@ def service_keys_for_pod(pod: Obj, old: Obj | None, cache: Cache) -> list[str]:
 
 def trigger_time(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> str | None:
     """The latest of the Service's creation and each pod's creation or Ready transition (see Deviation)."""
-    stamps = [(service.get("metadata") or {}).get("creationTimestamp")]
-    for pod in pods:
-        stamps.append((pod.get("metadata") or {}).get("creationTimestamp"))
-        for condition in (pod.get("status") or {}).get("conditions") or ():
-            if condition.get("type") == "Ready":
-                stamps.append(condition.get("lastTransitionTime"))
-    best: tuple[float, str] | None = None
-    for stamp in stamps:
-        if not isinstance(stamp, str) or not stamp:
-            continue
-        try:
-            at = meta.parse_rfc3339(stamp)
-        except errors.ValidationError:  # a malformed stamp is no trigger
-            continue
-        if best is None or at > best[0]:
-            best = (at, stamp)
+    return trigger_time_of(service, map(pod_stamp, pods))
+
+
+def trigger_time_of(service: Mapping[str, Any], pod_stamps: Iterable[Stamp | None]) -> str | None:
+    """``trigger_time`` from the pods' ``pod_stamp``, in pod order: the text of the latest stamp, the first
+    of equal ones (the Service's before any pod's)."""
+    best = _stamp((service.get("metadata") or {}).get("creationTimestamp"))
+    for at in pod_stamps:
+        if at is not None and (best is None or at[0] > best[0]):
+            best = at
     return best[1] if best else None
+
+
+def pod_stamp(pod: Mapping[str, Any]) -> Stamp | None:
+    """A pod's part of ``trigger_time``: the latest of its creation and Ready transitions (the first of equal
+    ones), None when none is readable."""
+    best = _stamp((pod.get("metadata") or {}).get("creationTimestamp"))
+    for condition in (pod.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Ready":
+            at = _stamp(condition.get("lastTransitionTime"))
+            if at is not None and (best is None or at[0] > best[0]):
+                best = at
+    return best
+
+
+class LatestStamp(Generic[V]):
+    """The latest of a Selection's members' ``pod_stamp`` (the first by name of equal ones), kept in step with
+    the Selection's changes: every member is looked at again only when the one holding it changed.
+    ``stamp_of`` reads a member's ``pod_stamp``. Call ``of`` after every ``members`` call."""
+
+    def __init__(self, stamp_of: Callable[[selection.Member[V]], Stamp | None]) -> None:
+        self._stamp_of = stamp_of
+        self._best: tuple[Stamp, str] | None = None  # the latest stamp, and its member's key
+        self._generation = -1  # the Selection generation it is in step with
+
+    def of(self, pods: selection.Selection[V], members: list[selection.Member[V]]) -> Stamp | None:
+        """The latest stamp of ``members``, the Selection's latest."""
+        best = self._best
+        in_step = self._generation == pods.generation - 1
+        if in_step and best is not None:
+            in_step = all(m.key != best[1] for m in pods.removed)  # its holder is still there
+        if in_step:
+            for member in pods.added:
+                self._offer(member)
+        else:
+            self._best = None
+            for member in members:
+                self._offer(member)
+        self._generation = pods.generation
+        return self._best[0] if self._best is not None else None
+
+    def _offer(self, member: selection.Member[V]) -> None:
+        at = self._stamp_of(member)
+        best = self._best
+        if at is not None and (
+            best is None or at[0] > best[0][0] or (at[0] == best[0][0] and member.key < best[1])
+        ):
+            self._best = (at, member.key)
+
+
+def _stamp(text: object) -> Stamp | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return meta.parse_rfc3339(text), text
+    except errors.ValidationError:  # a malformed stamp is no trigger
+        return None
 
 
 def without_resource_versions(items: Any) -> Any:
@@ -256,11 +306,15 @@ def pod_address(service: Mapping[str, Any], pod: Mapping[str, Any]) -> Obj | Non
     return address
 
 
-def _address_key(address: Mapping[str, Any]) -> tuple[str, str]:
+AddressKey = tuple[str, str]  # (ip, pod uid): how RepackSubsets orders and tells addresses apart
+PortKey = tuple[str, int, str, str]  # (name, port, protocol, appProtocol)
+
+
+def _address_key(address: Mapping[str, Any]) -> AddressKey:
     return address.get("ip") or "", ((address.get("targetRef") or {}).get("uid")) or ""
 
 
-def _port_key(port: Mapping[str, Any]) -> tuple[str, int, str, str]:
+def _port_key(port: Mapping[str, Any]) -> PortKey:
     return (
         port.get("name") or "",
         int(port.get("port") or 0),
@@ -269,63 +323,132 @@ def _port_key(port: Mapping[str, Any]) -> tuple[str, int, str, str]:
     )
 
 
-def desired_subsets(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> list[Obj]:
-    """The Service's subsets, repacked and sorted as ``RepackSubsets``."""
+def _port(key: PortKey) -> Obj:
+    """The EndpointPort a key stands for (a key holds every field of the port it was made from)."""
+    name, number, protocol, app_protocol = key
+    port: Obj = {"port": number, "protocol": protocol}
+    if name:
+        port["name"] = name
+    if app_protocol:
+        port["appProtocol"] = app_protocol
+    return port
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PodEndpoint:
+    """What one pod brings to a Service's subsets: its address, whether it counts as ready, and the Service
+    ports it has (``None``: the port-less subset of a headless Service without ports)."""
+
+    address: Obj
+    key: AddressKey
+    ready: bool
+    ports: tuple[PortKey | None, ...]
+
+
+def pod_endpoint(service: Mapping[str, Any], pod: Mapping[str, Any]) -> PodEndpoint | None:
+    """The pod's ``PodEndpoint`` for the Service; None when it is no endpoint of it."""
     spec = service.get("spec") or {}
     tolerate = bool(spec.get("publishNotReadyAddresses"))
+    if not should_pod_be_in_endpoints(pod, tolerate):
+        return None
+    address = pod_address(service, pod)
+    if address is None:
+        return None
     service_ports = [p for p in spec.get("ports") or () if isinstance(p, Mapping)]
-    addresses: dict[tuple[str, str], Obj] = {}
+    found: list[PortKey | None] = []
+    if not service_ports and not is_service_ip_set(service):
+        found.append(None)
+    for service_port in service_ports:
+        number = find_port(pod, service_port)
+        if number is None:
+            continue
+        port: Obj = {"port": number, "protocol": service_port.get("protocol") or "TCP"}
+        if service_port.get("name"):
+            port["name"] = service_port["name"]
+        if service_port.get("appProtocol"):
+            port["appProtocol"] = service_port["appProtocol"]
+        found.append(_port_key(port))
+    return PodEndpoint(
+        address=address, key=_address_key(address), ready=tolerate or is_pod_ready(pod), ports=tuple(found)
+    )
+
+
+def desired_subsets(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> list[Obj]:
+    """The Service's subsets, repacked and sorted as ``RepackSubsets``."""
+    endpoints = (pod_endpoint(service, pod) for pod in pods)
+    subsets, _ = repack([e for e in endpoints if e is not None])
+    return own(subsets)
+
+
+def repack(
+    endpoints: Iterable[PodEndpoint], order: list[AddressKey] | None = None
+) -> tuple[list[Obj], list[AddressKey]]:
+    """``RepackSubsets`` over the pods' endpoints (in pod order): one subset per distinct set of addresses,
+    its ports together; not-ready wins when a pod is both; addresses sorted by IP and uid, ports and
+    subsets in a fixed order. Returns the subsets, whose addresses are the endpoints' own dicts (``own``
+    copies them), and every address key in order. ``order``: the keys of an earlier repack, in order; a
+    set that changed little is sorted from it in about linear time."""
+    addresses: dict[AddressKey, Obj] = {}
     # port (None: the no-ports sentinel of a headless Service) -> address key -> ready
-    by_port: dict[tuple[str, int, str, str] | None, dict[tuple[str, str], bool]] = {}
-    ports: dict[tuple[str, int, str, str], Obj] = {}
-    for pod in pods:
-        if not should_pod_be_in_endpoints(pod, tolerate):
-            continue
-        address = pod_address(service, pod)
-        if address is None:
-            continue
-        key = _address_key(address)
-        addresses.setdefault(key, address)
-        ready = tolerate or is_pod_ready(pod)
-        found: list[tuple[str, int, str, str] | None] = []
-        if not service_ports and not is_service_ip_set(service):
-            found.append(None)
-        for service_port in service_ports:
-            number = find_port(pod, service_port)
-            if number is None:
-                continue
-            port: Obj = {"port": number, "protocol": service_port.get("protocol") or "TCP"}
-            if service_port.get("name"):
-                port["name"] = service_port["name"]
-            if service_port.get("appProtocol"):
-                port["appProtocol"] = service_port["appProtocol"]
-            ports[_port_key(port)] = port
-            found.append(_port_key(port))
-        for pk in found:
-            seen = by_port.setdefault(pk, {})
+    by_port: dict[PortKey | None, dict[AddressKey, bool]] = {}
+    for endpoint in endpoints:
+        key, ready = endpoint.key, endpoint.ready
+        addresses.setdefault(key, endpoint.address)
+        for pk in endpoint.ports:
+            seen = by_port.get(pk)
+            if seen is None:
+                seen = by_port[pk] = {}
             seen[key] = seen.get(key, True) and ready  # not ready wins
-    groups: dict[tuple[tuple[tuple[str, str], bool], ...], list[tuple[str, int, str, str] | None]] = {}
+    ordered = _sorted_keys(addresses, order)
+    # the members of each distinct set, as sorted(members.items()) (keys are unique), and its ports
+    groups: dict[tuple[tuple[AddressKey, bool], ...], list[PortKey | None]] = {}
     for pk, members in by_port.items():
-        groups.setdefault(tuple(sorted(members.items())), []).append(pk)
+        if len(members) == len(addresses):
+            items = tuple([(k, members[k]) for k in ordered])
+        else:
+            items = tuple([(k, members[k]) for k in ordered if k in members])
+        groups.setdefault(items, []).append(pk)
     subsets = []
     for members_key, port_keys in groups.items():
         subset: Obj = {}
         ready_ones = [addresses[k] for k, ok in members_key if ok]
         not_ready = [addresses[k] for k, ok in members_key if not ok]
         if ready_ones:
-            subset["addresses"] = meta.deep_copy(ready_ones)
+            subset["addresses"] = ready_ones
         if not_ready:
-            subset["notReadyAddresses"] = meta.deep_copy(not_ready)
+            subset["notReadyAddresses"] = not_ready
         real = sorted(pk for pk in port_keys if pk is not None)
         if real:
-            subset["ports"] = [dict(ports[pk]) for pk in real]
+            subset["ports"] = [_port(pk) for pk in real]
         subsets.append(subset)
-    return sorted(subsets, key=lambda s: json.dumps(s, sort_keys=True))
+    if len(subsets) > 1:
+        subsets.sort(key=lambda s: json.dumps(s, sort_keys=True))
+    return subsets, ordered
+
+
+def _sorted_keys(addresses: Mapping[AddressKey, Any], order: list[AddressKey] | None) -> list[AddressKey]:
+    if order is None:
+        return sorted(addresses)
+    if len(order) == len(addresses) and all(k in addresses for k in order):
+        return order
+    known = set(order)
+    # mostly in order already: Timsort merges the kept run and the few new keys in about linear time
+    return sorted([k for k in order if k in addresses] + [k for k in addresses if k not in known])
+
+
+def own(subsets: list[Obj]) -> list[Obj]:
+    """``subsets`` with copies of their addresses, so that nothing in them is shared (with another subset
+    or a pod's cached endpoint). Changes ``subsets`` in place and returns it."""
+    for subset in subsets:
+        for field in ("addresses", "notReadyAddresses"):
+            if field in subset:
+                subset[field] = [meta.deep_copy(a) for a in subset[field]]
+    return subsets
 
 
 def truncate(subsets: list[Obj], max_capacity: int = MAX_CAPACITY) -> bool:
     """``truncateEndpoints``: keep ``max_capacity`` addresses, ready ones first, spread over the subsets in
-    proportion; True when something was cut. Changes ``subsets`` in place."""
+    proportion; True when something was cut. Changes ``subsets`` in place (their lists, not the addresses)."""
     total_ready = sum(len(s.get("addresses") or ()) for s in subsets)
     total_not_ready = sum(len(s.get("notReadyAddresses") or ()) for s in subsets)
     if total_ready + total_not_ready <= max_capacity:
@@ -349,27 +472,177 @@ def truncate(subsets: list[Obj], max_capacity: int = MAX_CAPACITY) -> bool:
 
 
 def _subsets_equal(current: Any, desired: list[Obj]) -> bool:
-    normal = []
-    for subset in current or ():
-        subset = dict(subset)
-        for field in ("addresses", "notReadyAddresses"):
-            if subset.get(field):
-                subset[field] = without_resource_versions(subset[field])
-            else:
-                subset.pop(field, None)
-        if not subset.get("ports"):
-            subset.pop("ports", None)
-        normal.append(subset)
-    return normal == desired
+    """Whether the stored subsets are ``desired``: empty address lists and ports count as absent, and a
+    ``targetRef.resourceVersion`` does not count. Reads without copying."""
+    current = list(current or ())
+    if len(current) != len(desired):
+        return False
+    for have, want in zip(current, desired, strict=True):
+        fields = [k for k, v in have.items() if v or k not in ("addresses", "notReadyAddresses", "ports")]
+        if len(fields) != len(want) or any(k not in want for k in fields):
+            return False
+        for field in fields:
+            if field in ("addresses", "notReadyAddresses"):
+                if not _addresses_equal(have[field], want[field]):
+                    return False
+            elif have[field] != want[field]:
+                return False
+    return True
+
+
+def _addresses_equal(have: Any, want: list[Obj]) -> bool:
+    if len(have) != len(want):
+        return False
+    for a, b in zip(have, want, strict=True):
+        if a == b:
+            continue
+        ref = a.get("targetRef") if isinstance(a, dict) else None
+        if not isinstance(ref, dict) or "resourceVersion" not in ref:
+            return False
+        if {**a, "targetRef": {k: v for k, v in ref.items() if k != "resourceVersion"}} != b:
+            return False
+    return True
+
+
+class Packing:
+    """``repack`` then ``truncate``, kept in step with a Selection's changes, for the usual Service: no two of
+    its endpoints share an address key, and all have the same ports. Then the pod order (which only breaks
+    ties between equal keys) does not matter and there is one subset or none, so each change costs a bisect
+    and the subsets cost what they hold (``max_capacity`` addresses at most), not what was selected.
+    ``fits`` is False once the endpoints are not of that shape: the caller repacks them instead."""
+
+    def __init__(self, endpoints: Iterable[PodEndpoint]) -> None:
+        self.fits = True
+        self._endpoints: dict[AddressKey, PodEndpoint] = {}
+        self._ports: dict[tuple[PortKey | None, ...], int] = {}  # ports -> endpoints that have them
+        self._ready: list[AddressKey] = []  # in order
+        self._not_ready: list[AddressKey] = []  # in order
+        for endpoint in endpoints:
+            self._add(endpoint, ordered=False)
+        self._ready.sort()
+        self._not_ready.sort()
+
+    def change(self, removed: Iterable[PodEndpoint], added: Iterable[PodEndpoint]) -> None:
+        for endpoint in removed:
+            self._remove(endpoint)
+        for endpoint in added:
+            self._add(endpoint, ordered=True)
+
+    def subsets(self, max_capacity: int = MAX_CAPACITY) -> tuple[list[Obj], bool]:
+        """What ``repack`` and then ``truncate`` make: the subsets (their addresses the endpoints' own dicts)
+        and whether something was cut."""
+        assert self.fits
+        if not self._endpoints or not self._ports:
+            return [], False
+        [ports] = self._ports
+        real = sorted({pk for pk in ports if pk is not None})
+        if not ports:
+            return [], False
+        ready, not_ready = len(self._ready), len(self._not_ready)
+        truncated = ready + not_ready > max_capacity
+        ready_keys = self._ready[:max_capacity] if truncated else self._ready
+        if not truncated:
+            not_ready_keys = self._not_ready
+        elif ready > max_capacity:
+            not_ready_keys = []
+        else:
+            not_ready_keys = self._not_ready[: max_capacity - ready]
+        subset: Obj = {}
+        if ready_keys:
+            subset["addresses"] = [self._endpoints[k].address for k in ready_keys]
+        if not_ready_keys:
+            subset["notReadyAddresses"] = [self._endpoints[k].address for k in not_ready_keys]
+        if real:
+            subset["ports"] = [_port(pk) for pk in real]
+        if "addresses" not in subset and "notReadyAddresses" not in subset:
+            return [], truncated
+        return [subset], truncated
+
+    def _add(self, endpoint: PodEndpoint, *, ordered: bool) -> None:
+        key = endpoint.key
+        if key in self._endpoints:
+            self.fits = False  # two pods, one address: which one counts depends on their order
+            return
+        self._endpoints[key] = endpoint
+        self._ports[endpoint.ports] = self._ports.get(endpoint.ports, 0) + 1
+        if len(self._ports) > 1:
+            self.fits = False  # pods with different ports make several subsets
+        keys = self._ready if endpoint.ready else self._not_ready
+        if ordered:
+            bisect.insort(keys, key)
+        else:
+            keys.append(key)
+
+    def _remove(self, endpoint: PodEndpoint) -> None:
+        key = endpoint.key
+        if self._endpoints.get(key) is not endpoint:
+            self.fits = False  # not the endpoint it holds: out of step
+            return
+        del self._endpoints[key]
+        count = self._ports[endpoint.ports] - 1
+        if count:
+            self._ports[endpoint.ports] = count
+        else:
+            del self._ports[endpoint.ports]
+        keys = self._ready if endpoint.ready else self._not_ready
+        del keys[bisect.bisect_left(keys, key)]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pod:
+    """What a selected pod brings to its Service's Endpoints (``selection.Member.value``)."""
+
+    stamp: Stamp | None  # pod_stamp
+    endpoint: PodEndpoint | None  # pod_endpoint
+
+
+def _pod(service: Obj, pod: Obj) -> _Pod:
+    return _Pod(stamp=pod_stamp(pod), endpoint=pod_endpoint(service, pod))
+
+
+@dataclasses.dataclass(slots=True)
+class _Memo:
+    """What the last sync of one Service computed, kept while the Service is the same version."""
+
+    pods: selection.Selection[_Pod]
+    latest: LatestStamp[_Pod] = dataclasses.field(default_factory=lambda: LatestStamp(_stamp_of))
+    packing: Packing | None = None  # in step with ``pods`` as of generation ``packed``
+    packed: int = -1
+    order: list[AddressKey] | None = None  # the address keys of the last repack, in order
+
+    def subsets(self, members: list[selection.Member[_Pod]]) -> tuple[list[Obj], bool]:
+        """The subsets of ``members`` (the Selection's latest) and whether they were truncated."""
+        packing = self.packing
+        if packing is not None and packing.fits and self.packed == self.pods.generation - 1:
+            packing.change(_endpoints_of(self.pods.removed), _endpoints_of(self.pods.added))
+        else:
+            packing = self.packing = Packing(_endpoints_of(members))
+        self.packed = self.pods.generation
+        if packing.fits:
+            return packing.subsets()
+        subsets, self.order = repack(_endpoints_of(members), self.order)
+        return subsets, truncate(subsets)
+
+
+def _stamp_of(member: selection.Member[_Pod]) -> Stamp | None:
+    return member.value.stamp
+
+
+def _endpoints_of(members: Iterable[selection.Member[_Pod]]) -> Iterator[PodEndpoint]:
+    return (m.value.endpoint for m in members if m.value.endpoint is not None)
 
 
 class EndpointsController:
-    """See the module docstring."""
+    """See the module docstring. What a sync computes about each pod is remembered (``Selection``) for the
+    next sync of its Service; the result is the same as without it."""
 
     name = NAME
     resource = "services"
     kind = "Service"
     watches: tuple[str, ...] = ("services", "pods", "endpoints")
+
+    def __init__(self) -> None:
+        self._memos: dict[str, _Memo] = {}  # Service key -> the last sync's
 
     def keys_for(self, resource: str, obj: Obj, old: Obj | None, cache: Cache) -> Iterable[str]:
         if resource == "services":
@@ -387,6 +660,9 @@ class EndpointsController:
         namespace, name = framework.split_key(key)
         service = cache.get("services", namespace, name)
         current = cache.get("endpoints", namespace, name)
+        selector = service_selector(service) if service is not None else None
+        if selector is None:
+            self._memos.pop(key, None)
         if service is None:
             if current is None or LEADER_ANNOTATION in meta.annotations_of(current):
                 return Result()
@@ -394,12 +670,16 @@ class EndpointsController:
             return Result(
                 actions=[framework.Delete(resource="endpoints", namespace=namespace, name=name, uid=uid)]
             )
-        selector = service_selector(service)
         if selector is None:
             return Result()
-        pods = selected_pods(cache, service, selector)
-        subsets = desired_subsets(service, pods)
-        truncated = truncate(subsets)
+        memo = self._memos.get(key)
+        if memo is None or memo.pods.service is not service:
+            memo = self._memos[key] = _Memo(
+                pods=selection.Selection(service, selector, partial(_pod, service))
+            )
+        members = memo.pods.members(cache)
+        subsets, truncated = memo.subsets(members)
+        latest = memo.latest.of(memo.pods, members)
         service_labels = dict(meta.labels_of(service))
         if current is not None:
             current_labels = {k: v for k, v in meta.labels_of(current).items() if k != HEADLESS}
@@ -409,14 +689,15 @@ class EndpointsController:
                 and (OVER_CAPACITY in meta.annotations_of(current)) == truncated
             ):
                 return Result()
+        subsets = own(subsets)
         body: Obj = (
-            meta.deep_copy(current)
+            {k: None if k == "subsets" else meta.deep_copy(v) for k, v in current.items()}  # subsets: below
             if current is not None
             else {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": namespace}}
         )
         md = body.setdefault("metadata", {})
         annotations = dict(md.get("annotations") or {})
-        stamp = trigger_time(service, pods)
+        stamp = trigger_time_of(service, [latest])
         if stamp:
             annotations[LAST_CHANGE_TRIGGER_TIME] = stamp
         else:

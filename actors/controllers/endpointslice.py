@@ -36,12 +36,14 @@ approximation of ``endpoints.trigger_time``.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from actors.controllers import endpoints as ep_util
-from actors.controllers import framework
+from actors.controllers import framework, selection
 from actors.controllers.framework import Action, Cache, Context, Obj, Result
 from kube import meta
 
@@ -195,8 +197,13 @@ def new_slice(service: Mapping[str, Any], ports: list[Obj], address_type: str) -
 
 
 def _normal(endpoint: Mapping[str, Any]) -> Obj:
-    out: Obj = ep_util.without_resource_versions([endpoint])[0]
-    out["addresses"] = sorted(out.get("addresses") or ())
+    """A stored endpoint as it compares with a desired one: addresses sorted, ``targetRef.resourceVersion``
+    left out. Shares what it does not change with ``endpoint``: for comparing only."""
+    out: Obj = dict(endpoint)
+    out["addresses"] = sorted(endpoint.get("addresses") or ())
+    ref = out.get("targetRef")
+    if isinstance(ref, dict) and "resourceVersion" in ref:
+        out["targetRef"] = {k: v for k, v in ref.items() if k != "resourceVersion"}
     return out
 
 
@@ -223,6 +230,37 @@ def _endpoints(obj: Mapping[str, Any]) -> list[Obj]:
     return list(obj.get("endpoints") or ())
 
 
+def _copy_slice(endpoint_slice: Mapping[str, Any]) -> Obj:
+    """A copy of a cached slice to rewrite, its ``endpoints`` left for the caller to set (not copied)."""
+    return {k: None if k == "endpoints" else meta.deep_copy(v) for k, v in endpoint_slice.items()}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Pod:
+    """What a selected pod brings to its Service's slices, for one version of each (a ``Member.value``)."""
+
+    stamp: ep_util.Stamp | None  # endpoints.pod_stamp
+    wanted: bool  # ShouldPodBeInEndpoints, terminating pods included
+    ports: list[Obj]  # endpoint_ports: read only (new_slice copies them)
+    ports_key: PortsKey
+    node_name: str
+    # (address type, zone of its node) -> its endpoint and the endpoint's key; None when it has no address
+    # of that type. Endpoints are shared with later syncs: a write copies them.
+    endpoints: dict[tuple[str, str | None], tuple[EndpointKey, Obj] | None]
+
+    def endpoint(
+        self, pod: Obj, service: Obj, address_type: str, node: Obj | None
+    ) -> tuple[EndpointKey, Obj] | None:
+        """``pod_to_endpoint`` of this pod's version, once per address type and zone (all it reads of the
+        node), with its key; None when the pod has no address of the type."""
+        zone = meta.labels_of(node).get(LABEL_ZONE) if node is not None else None
+        at = (address_type, zone or None)
+        if at not in self.endpoints:
+            endpoint = pod_to_endpoint(pod, node, service, address_type)
+            self.endpoints[at] = (endpoint_key(endpoint), endpoint) if endpoint["addresses"] else None
+        return self.endpoints[at]
+
+
 class _Plan:
     """The writes of one sync: slices to create (no name yet), to update (changed copies), to delete."""
 
@@ -232,8 +270,46 @@ class _Plan:
         self.delete: list[Obj] = []
 
 
+def _pod(service: Obj, pod: Obj) -> _Pod:
+    wanted = ep_util.should_pod_be_in_endpoints(pod, True)
+    ports = endpoint_ports(service, pod) if wanted else []
+    return _Pod(
+        stamp=ep_util.pod_stamp(pod),
+        wanted=wanted,
+        ports=ports,
+        ports_key=ports_key(ports),
+        node_name=(pod.get("spec") or {}).get("nodeName") or "",
+        endpoints={},
+    )
+
+
+def _stamp_of(member: selection.Member[_Pod]) -> ep_util.Stamp | None:
+    return member.value.stamp
+
+
+@dataclasses.dataclass(slots=True)
+class _Memo:
+    """What the last sync of one Service computed, kept while the Service is the same version."""
+
+    pods: selection.Selection[_Pod]
+    latest: ep_util.LatestStamp[_Pod] = dataclasses.field(
+        default_factory=lambda: ep_util.LatestStamp(_stamp_of)
+    )
+    # id(slice) -> (the slice, (endpoint_key, _normal) of each of its endpoints), for the last sync's slices
+    slices: dict[int, tuple[Obj, list[tuple[EndpointKey, Obj]]]] = dataclasses.field(default_factory=dict)
+
+    def slice_endpoints(self, endpoint_slice: Obj) -> list[tuple[EndpointKey, Obj]]:
+        entry = self.slices.get(id(endpoint_slice))
+        if entry is None or entry[0] is not endpoint_slice:
+            known = [(endpoint_key(e), _normal(e)) for e in _endpoints(endpoint_slice)]
+            entry = self.slices[id(endpoint_slice)] = (endpoint_slice, known)
+        return entry[1]
+
+
 class EndpointSliceController:
-    """See the module docstring."""
+    """See the module docstring. What a sync computes about each pod and slice is remembered for the next
+    sync of its Service (``selection.Selection``, and by slice version); the result is the same as without
+    it."""
 
     name = NAME
     resource = "services"
@@ -242,6 +318,7 @@ class EndpointSliceController:
 
     def __init__(self, *, max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> None:
         self.max_endpoints = max_endpoints_per_slice
+        self._memos: dict[str, _Memo] = {}  # Service key -> the last sync's
 
     # -- events ------------------------------------------------------------------------------------------
 
@@ -271,14 +348,20 @@ class EndpointSliceController:
     def reconcile(self, key: str, cache: Cache, ctx: Context) -> Result:
         namespace, name = framework.split_key(key)
         service = cache.get("services", namespace, name)
+        selector = ep_util.service_selector(service) if service is not None else None
+        if selector is None:
+            self._memos.pop(key, None)
         if service is None:
             return Result()  # its slices go with it: the garbage collector follows their ownerReference
-        selector = ep_util.service_selector(service)
         if selector is None:
             return Result()
         if not ctx.pending.satisfied:
             return Result()  # slices it created are not in the cache yet: wait for them
-        pods = ep_util.selected_pods(cache, service, selector)
+        memo = self._memos.get(key)
+        if memo is None or memo.pods.service is not service:
+            pods = selection.Selection(service, selector, functools.partial(_pod, service))
+            memo = self._memos[key] = _Memo(pods=pods)
+        members = memo.pods.members(cache)
         slices = sorted(
             (
                 s
@@ -289,23 +372,27 @@ class EndpointSliceController:
             ),
             key=_name,
         )
+        known = memo.slices
+        memo.slices = {id(s): known[id(s)] for s in slices if id(s) in known}  # forget the slices gone
         types = address_types(service)
         plan = _Plan()
         missing_node = False
         for address_type in types:
             existing = [s for s in slices if s.get("addressType") == address_type]
-            missing_node |= self._by_address_type(service, pods, existing, address_type, cache, plan)
+            missing_node |= self._by_address_type(service, members, existing, address_type, cache, plan, memo)
         plan.delete.extend(s for s in slices if s.get("addressType") not in types)
-        return self._finalize(service, plan, ep_util.trigger_time(service, pods), missing_node)
+        stamp = ep_util.trigger_time_of(service, [memo.latest.of(memo.pods, members)])
+        return self._finalize(service, plan, stamp, missing_node)
 
     def _by_address_type(
         self,
         service: Obj,
-        pods: list[Obj],
+        members: list[selection.Member[_Pod]],
         existing: list[Obj],
         address_type: str,
         cache: Cache,
         plan: _Plan,
+        memo: _Memo,
     ) -> bool:
         """``reconcileByAddressType``; True when a pod was left out because its node is unknown."""
         publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
@@ -319,26 +406,29 @@ class EndpointSliceController:
         desired_ports: dict[PortsKey, list[Obj]] = {}
         desired: dict[PortsKey, dict[EndpointKey, Obj]] = {}
         missing_node = False
-        for pod in pods:
-            if not ep_util.should_pod_be_in_endpoints(pod, True):
+        nodes: dict[str, Obj | None] = {}
+        for member in members:
+            pod = member.value
+            if not pod.wanted:
                 continue
-            ports = endpoint_ports(service, pod)
-            pk = ports_key(ports)
-            desired_ports.setdefault(pk, ports)
+            pk = pod.ports_key
+            desired_ports.setdefault(pk, pod.ports)
             wanted = desired.setdefault(pk, {})
-            node_name = (pod.get("spec") or {}).get("nodeName") or ""
-            node = cache.get("nodes", None, node_name) if node_name else None
+            node_name = pod.node_name
+            if node_name not in nodes:
+                nodes[node_name] = cache.get("nodes", None, node_name) if node_name else None
+            node = nodes[node_name]
             if node is None and not publish:
                 missing_node = True
                 continue
-            endpoint = pod_to_endpoint(pod, node, service, address_type)
-            if endpoint["addresses"]:
-                wanted.setdefault(endpoint_key(endpoint), endpoint)
+            endpoint = pod.endpoint(member.pod, service, address_type, node)
+            if endpoint is not None:
+                wanted.setdefault(*endpoint)
         creates: list[Obj] = []
         updates: list[Obj] = []
         for pk, wanted in desired.items():
             c, u, d = self._by_port_mapping(
-                service, existing_by_ports.get(pk, []), wanted, desired_ports[pk], address_type
+                service, existing_by_ports.get(pk, []), wanted, desired_ports[pk], address_type, memo
             )
             creates += c
             updates += u
@@ -378,8 +468,10 @@ class EndpointSliceController:
         wanted: dict[EndpointKey, Obj],
         ports: list[Obj],
         address_type: str,
+        memo: _Memo,
     ) -> tuple[list[Obj], list[Obj], list[Obj]]:
-        """``reconcileByPortMapping``: (slices to create, to update, to delete) for one set of ports."""
+        """``reconcileByPortMapping``: (slices to create, to update, to delete) for one set of ports. The
+        endpoints it places are the pods' remembered ones: ``_finalize`` copies them into what it writes."""
         wanted = dict(wanted)
         by_name: dict[str, Obj] = {}
         unchanged: list[str] = []
@@ -391,17 +483,18 @@ class EndpointSliceController:
             by_name[name] = s
             kept: list[Obj] = []
             rewritten = False
-            for endpoint in _endpoints(s):
-                got = wanted.pop(endpoint_key(endpoint), None)
+            current = memo.slice_endpoints(s)
+            for key, normal in current:
+                got = wanted.pop(key, None)
                 if got is not None:
                     kept.append(got)
-                    rewritten = rewritten or _normal(endpoint) != got
+                    rewritten = rewritten or normal != got
             labels, labels_changed = slice_labels(meta.labels_of(s), service)
-            if rewritten or len(kept) != len(_endpoints(s)):
+            if rewritten or len(kept) != len(current):
                 if not kept:
                     to_delete.append(name)
                     continue
-                copy = meta.deep_copy(s)
+                copy = _copy_slice(s)
                 copy["endpoints"] = kept
                 copy["metadata"]["labels"] = labels
                 by_name[name] = copy
@@ -469,11 +562,13 @@ class EndpointSliceController:
         actions: list[Action] = []
         if not framework.is_terminating(service):  # no new slices the garbage collector would race with
             for body in plan.create:
+                _own(body)
                 _stamp(body, stamp)
                 actions.append(
                     framework.Create(resource="endpointslices", namespace=namespace, body=body, expect=True)
                 )
         for body in plan.update:
+            _own(body)
             _stamp(body, stamp)
             actions.append(framework.Update(resource="endpointslices", body=body))
         for gone in plan.delete:
@@ -499,3 +594,8 @@ def _stamp(body: Obj, stamp: str | None) -> None:
         body["metadata"]["annotations"] = annotations
     else:
         body["metadata"].pop("annotations", None)
+
+
+def _own(body: Obj) -> None:
+    """Copy a slice's endpoints, some of which are the pods' remembered ones, into the body to write."""
+    body["endpoints"] = [meta.deep_copy(e) for e in body["endpoints"]]

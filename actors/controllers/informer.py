@@ -5,7 +5,10 @@ internal API:
 
 - ``Informer`` keeps one resource's objects by key (``"ns/name"``, or ``"name"`` when cluster-scoped) and the
   indexes of ``framework`` (``NAMESPACE``, ``OWNER``, ``NODE``, ``LABEL``), each kept by the change of every
-  event (the values the old object had leave, the new ones come), never by a scan. ``replace`` loads a list,
+  event (the values the old object had leave, the new ones come), never by a scan; a value's keys are
+  sorted the first time it is read and kept in order from then on (a key joining or leaving is a bisect),
+  so reading an index, as a controller does on every sync, costs a list of its objects and no sort.
+  ``replace`` loads a list,
   ``apply`` applies watch events; registered handlers are called ``(resource, type, obj, old)`` after the
   store shows the change (``type`` ``ADDED``, ``MODIFIED`` or ``DELETED``; ``old`` is None for an add, the
   last stored version otherwise). A re-list synthesises the difference as client-go's ``Replace`` does: an
@@ -19,13 +22,18 @@ internal API:
   watching. An empty event list closes a watch: the next ``sync`` watches again from the last version seen,
   as the reflector does, and re-lists when that is too old (410 Expired). Events for a watch whose id the
   ``watch`` call has not returned yet (a delayed reply) are held until it does.
-- ``InformerCache`` is ``framework.Cache`` over the informers of a set.
+- ``InformerCache`` is ``framework.Cache`` over the informers of a set. Beyond the protocol it offers
+  ``changes(resource, since)``: the keys stored since a change number, so that a controller that remembers
+  what it computed from each object (``selection.Selection``) reads only what changed. Each informer numbers
+  its changes and keeps the recent ones (at least ``CHANGE_LOG`` and twice its object count); a number older
+  than that, or none, gets no keys, and the reader looks at everything instead.
 
 Objects are stored as they arrive and shared with every reader: nothing here or in a reader may mutate them.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -37,6 +45,7 @@ from actors.runtime.ref import ActorRef
 log = logging.getLogger("kubemu.controllers.informer")
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+CHANGE_LOG = 4096  # changes an informer keeps at least, for ``changes``
 INDEXES = (framework.NAMESPACE, framework.OWNER, framework.NODE, framework.LABEL)
 
 Obj = framework.Obj
@@ -53,8 +62,14 @@ class Informer:
         self.watch_id: int | None = None
         self._objects: dict[str, Obj] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {name: {} for name in indexes}
-        self._sorted: list[str] | None = []  # the keys in order, None when they changed
+        self._sorted: list[str] | None = []  # the keys in order (None: to sort), kept in step by bisect
+        # (index, value) -> the value's keys in order, for the values read so far: the same keys as
+        # self._indexes[index][value], kept in step with it; dropped when the value has no key left
+        self._sorted_values: dict[tuple[str, str], list[str]] = {}
         self._handlers: list[Handler] = []
+        # the keys of the latest changes, in order; _changes[0] is change number _changes_base
+        self._changes: list[str] = []
+        self._changes_base = 0
         self.counters = {"lists": 0, "watches": 0, "events": 0, "handler_errors": 0}
 
     def __len__(self) -> int:
@@ -76,21 +91,41 @@ class Informer:
         return self._objects.get(key)
 
     def keys(self) -> list[str]:
+        """Every key, in order (a copy: the informer keeps its own list in step with the store)."""
+        return list(self._ordered_keys())
+
+    def _ordered_keys(self) -> list[str]:
         if self._sorted is None:
             self._sorted = sorted(self._objects)
         return self._sorted
 
     def objects(self, namespace: str | None = None) -> list[Obj]:
         if namespace is None:
-            return [self._objects[k] for k in self.keys()]
+            objects = self._objects
+            return [objects[k] for k in self._ordered_keys()]
         return self.by_index(framework.NAMESPACE, namespace)
 
     def by_index(self, index: str, value: str) -> list[Obj]:
-        try:
-            keys = self._indexes[index].get(value, ())
-        except KeyError:
-            raise KeyError(f"informer of {self.resource} has no index {index!r}") from None
-        return [self._objects[k] for k in sorted(keys)]
+        """The objects whose ``index`` has ``value``, in key order."""
+        keys = self._sorted_values.get((index, value))
+        if keys is None:
+            try:
+                members = self._indexes[index].get(value, ())
+            except KeyError:
+                raise KeyError(f"informer of {self.resource} has no index {index!r}") from None
+            if not members:
+                return []  # not kept: values nobody holds would pile up
+            keys = self._sorted_values[(index, value)] = sorted(members)
+        objects = self._objects
+        return [objects[k] for k in keys]
+
+    def changes(self, since: int | None) -> tuple[int, list[str] | None]:
+        """The number of the next change, and the keys stored (added, changed or deleted; a key may repeat)
+        from change number ``since`` on; None for the keys when ``since`` is None or no longer kept."""
+        end = self._changes_base + len(self._changes)
+        if since is None or not self._changes_base <= since <= end:
+            return end, None
+        return end, self._changes[since - self._changes_base :]
 
     # -- feeding -------------------------------------------------------------------------------------------
 
@@ -142,8 +177,16 @@ class Informer:
             del self._objects[key]
         else:
             self._objects[key] = obj
-        if (obj is None) != (old is None):
-            self._sorted = None
+        self._changes.append(key)
+        if len(self._changes) > max(CHANGE_LOG, 2 * len(self._objects)):
+            half = len(self._changes) // 2
+            del self._changes[:half]
+            self._changes_base += half
+        if self._sorted is not None and (obj is None) != (old is None):
+            if obj is None:
+                del self._sorted[bisect.bisect_left(self._sorted, key)]
+            else:
+                bisect.insort(self._sorted, key)
         for index, entries in self._indexes.items():
             before = framework.index_values(index, old) if old is not None else []
             after = framework.index_values(index, obj) if obj is not None else []
@@ -152,12 +195,21 @@ class Informer:
             for value in before:
                 if value not in after:
                     keys = entries.get(value)
-                    if keys is not None:
+                    if keys is not None and key in keys:
                         keys.discard(key)
+                        ordered = self._sorted_values.get((index, value))
                         if not keys:
                             del entries[value]
+                            self._sorted_values.pop((index, value), None)
+                        elif ordered is not None:
+                            del ordered[bisect.bisect_left(ordered, key)]
             for value in after:
-                entries.setdefault(value, set()).add(key)
+                keys = entries.setdefault(value, set())
+                if key not in keys:
+                    keys.add(key)
+                    ordered = self._sorted_values.get((index, value))
+                    if ordered is not None:
+                        bisect.insort(ordered, key)
 
     def _notify(self, kind: str, obj: Obj, old: Obj | None) -> None:
         for handler in self._handlers:
@@ -197,6 +249,10 @@ class InformerCache:
 
     def by_index(self, resource: str, index: str, value: str) -> list[Obj]:
         return self.informer(resource).by_index(index, value)
+
+    def changes(self, resource: str, since: int | None) -> tuple[int, list[str] | None]:
+        """``Informer.changes`` of the resource's informer."""
+        return self.informer(resource).changes(since)
 
 
 class InformerSet:

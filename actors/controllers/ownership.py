@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from actors.controllers import framework
 from kube import labels, meta
 
 Obj = framework.Obj
+T = TypeVar("T")
 
 STRATEGIC = "application/strategic-merge-patch+json"
 
@@ -35,6 +36,65 @@ STRATEGIC = "application/strategic-merge-patch+json"
 class Claimed:
     objects: list[Obj]  # what the owner controls after this sync (adopted orphans included)
     actions: list[framework.Action]  # the adoptions and releases
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class View(Generic[T]):
+    """What claiming reads of one version of an object, read once (``view``), and what the caller's ``extra``
+    reads of it for its own use."""
+
+    obj: Obj
+    key: str  # framework.key_of
+    namespace: str  # metadata.namespace, "" when absent or empty
+    listed_namespace: Any  # metadata.namespace as stored ("" when absent): what an orphan is looked up by
+    controller: Mapping[str, Any] | None  # its controller ownerReference
+    labels: Mapping[str, str]
+    terminating: bool
+    extra: T
+
+
+def view(obj: Obj) -> View[None]:
+    """The ``View`` of an object, nothing ``extra``."""
+    return _view(obj, None)
+
+
+def _view(obj: Obj, extra: T) -> View[T]:
+    md = obj.get("metadata") or {}
+    namespace, name = md.get("namespace") or "", md.get("name") or ""
+    return View(
+        obj=obj,
+        key=f"{namespace}/{name}" if namespace else name,
+        namespace=namespace,
+        listed_namespace=md.get("namespace", ""),
+        controller=_controller(obj),
+        labels=meta.labels_of(obj),
+        terminating=framework.is_terminating(obj),
+        extra=extra,
+    )
+
+
+class Views(Generic[T]):
+    """Views remembered from one sync to the next, by the identity of the object version they were read from
+    (the cache never mutates an object; a new version is a new object): for a controller that claims much
+    the same objects on every sync of an owner. ``done`` ends a sync and forgets what it did not read."""
+
+    def __init__(self, extra: Callable[[Obj], T]) -> None:
+        self._extra = extra
+        # id(obj) -> its view (which holds the object, so that no other object can take its id meanwhile)
+        self._known: dict[int, View[T]] = {}
+        self._read: dict[int, View[T]] = {}  # the views read in this sync
+
+    def __call__(self, obj: Obj) -> View[T]:
+        found = self._read.get(id(obj))
+        if found is None:
+            found = self._known.get(id(obj))
+            if found is None or found.obj is not obj:
+                found = _view(obj, self._extra(obj))
+            self._read[id(obj)] = found
+        return found
+
+    def done(self) -> None:
+        self._known, self._read = self._read, {}
 
 
 def controller_ref(owner: Mapping[str, Any], *, api_version: str, kind: str) -> Obj:
@@ -48,25 +108,91 @@ def candidates(
     """What ``claim`` must look at, in key order: the objects the owner controls, and the orphans of its
     namespace that it might adopt. Orphans are found through the label index by a ``key=value`` the
     selector requires (upstream keeps an orphan index), else by scanning the namespace."""
+    return [v.obj for v in candidate_views(cache, resource, owner, selector, view)]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Terms:
+    """What claiming depends on, of an owner and its selector: read once per sync (``terms``)."""
+
+    uid: str  # metadata.uid ("" when absent or empty): whose objects are candidates
+    claim_uid: Any  # metadata.uid as ``claim`` compares it ("" when absent)
+    namespace: str
+    deleting: bool
+    pool: str | None  # the label index value that finds the orphans (None: the namespace does)
+
+
+def terms(owner: Mapping[str, Any], selector: labels.Selector) -> Terms:
     md = owner.get("metadata") or {}
-    uid = md.get("uid") or ""
-    namespace = md.get("namespace") or ""
-    found: dict[str, Obj] = {}
-    if uid:
-        for obj in cache.by_index(resource, framework.OWNER, uid):
-            ref = meta.controller_of(obj)
-            if ref is not None and ref.uid == uid:
-                found[framework.key_of(obj)] = obj
-    pool = cache.objects(resource, namespace)
+    pool = None
     for requirement in selector.requirements:
         value = selector.requires_exact_match(requirement.key)
         if value is not None:
-            pool = cache.by_index(resource, framework.LABEL, f"{requirement.key}={value}")
+            pool = f"{requirement.key}={value}"
             break
+    return Terms(
+        uid=md.get("uid") or "",
+        claim_uid=md.get("uid", ""),
+        namespace=md.get("namespace") or "",
+        deleting=framework.is_terminating(owner),
+        pool=pool,
+    )
+
+
+def candidate_views(
+    cache: framework.Cache,
+    resource: str,
+    owner: Mapping[str, Any],
+    selector: labels.Selector,
+    views: Callable[[Obj], View[T]],
+) -> list[View[T]]:
+    """``candidates`` as views (``views``: ``view``, or a ``Views`` that remembers them)."""
+    owner_terms = terms(owner, selector)
+    uid, namespace = owner_terms.uid, owner_terms.namespace
+    found: dict[str, View[T]] = {}
+    if uid:
+        for obj in cache.by_index(resource, framework.OWNER, uid):
+            v = views(obj)
+            if v.controller is not None and (v.controller.get("uid") or "") == uid:
+                found[v.key] = v
+    if owner_terms.pool is None:
+        pool = cache.objects(resource, namespace)
+    else:
+        pool = cache.by_index(resource, framework.LABEL, owner_terms.pool)
     for obj in pool:
-        if (obj.get("metadata") or {}).get("namespace", "") == namespace and meta.controller_of(obj) is None:
-            found.setdefault(framework.key_of(obj), obj)
+        v = views(obj)
+        if v.listed_namespace == namespace and v.controller is None:
+            found.setdefault(v.key, v)
     return [found[k] for k in sorted(found)]
+
+
+def is_candidate(v: View[Any], owner_terms: Terms) -> bool:
+    """Whether ``candidate_views`` lists the object (for a caller that looks at one object at a time)."""
+    if v.controller is not None:
+        return bool(owner_terms.uid) and (v.controller.get("uid") or "") == owner_terms.uid
+    if v.listed_namespace != owner_terms.namespace:
+        return False
+    if owner_terms.pool is None:
+        return v.namespace == owner_terms.namespace
+    return owner_terms.pool in framework.index_values(framework.LABEL, v.obj)
+
+
+KEEP, RELEASE, ADOPT = "keep", "release", "adopt"
+
+
+def outcome(v: View[Any], owner_terms: Terms, fits: bool) -> str | None:
+    """What ``claim`` does with one object, given whether it ``fits`` (the selector matches it, and it is a
+    member): ``KEEP``, ``RELEASE``, ``ADOPT``, or None (left alone)."""
+    current = v.controller
+    if current is not None:
+        if (current.get("uid") or "") != owner_terms.claim_uid:
+            return None
+        if fits:
+            return KEEP
+        return None if owner_terms.deleting else RELEASE
+    if owner_terms.deleting or not fits or v.terminating or v.namespace != owner_terms.namespace:
+        return None
+    return ADOPT
 
 
 def claim(
@@ -79,33 +205,50 @@ def claim(
     member: Callable[[Obj], bool] | None = None,
 ) -> Claimed:
     """``ClaimObject`` over ``objects`` for ``owner``, whose controller reference ``ref`` adoption adds."""
-    owner_md = owner.get("metadata") or {}
-    uid = owner_md.get("uid", "")
-    namespace = owner_md.get("namespace") or ""
-    deleting = framework.is_terminating(owner)
+    return claim_views(owner, ref, selector, resource, map(view, objects), member=member)
+
+
+def claim_views(
+    owner: Mapping[str, Any],
+    ref: Obj,
+    selector: labels.Selector,
+    resource: str,
+    views: Iterable[View[T]],
+    *,
+    member: Callable[[Obj], bool] | None = None,
+    matches: Callable[[View[T]], bool] | None = None,
+) -> Claimed:
+    """``claim`` over views of the objects; ``matches``: whether ``selector`` matches a view's labels, if
+    the caller remembers it."""
+    owner_terms = terms(owner, selector)
     claimed: list[Obj] = []
     actions: list[framework.Action] = []
-    for obj in objects:
-        md = obj.get("metadata") or {}
-        current = meta.controller_of(obj)
-        matches = (
-            not selector.empty and selector.matches(meta.labels_of(obj)) and (member is None or member(obj))
-        )
-        if current is not None:
-            if current.uid != uid:
-                continue
-            if matches:
-                claimed.append(obj)
-            elif not deleting:
-                actions.append(_patch(resource, obj, [{"$patch": "delete", "uid": uid}]))
-            continue
-        if deleting or not matches or framework.is_terminating(obj):
-            continue
-        if (md.get("namespace") or "") != namespace:
-            continue
-        actions.append(_patch(resource, obj, [ref]))
-        claimed.append(obj)
+    for v in views:
+        selected = selector.matches(v.labels) if matches is None else matches(v)
+        fits = not selector.empty and selected and (member is None or member(v.obj))
+        done = outcome(v, owner_terms, fits)
+        if done is not None:
+            if done != KEEP:
+                actions.append(patch(resource, v, owner_terms, ref, done))
+            if done != RELEASE:
+                claimed.append(v.obj)
     return Claimed(objects=claimed, actions=actions)
+
+
+def patch(resource: str, v: View[Any], owner_terms: Terms, ref: Obj, done: str) -> framework.Patch:
+    """The patch that adopts (``ADOPT``) or releases (``RELEASE``) the object."""
+    if done == ADOPT:
+        return _patch(resource, v.obj, [ref])
+    return _patch(resource, v.obj, [{"$patch": "delete", "uid": owner_terms.claim_uid}])
+
+
+def _controller(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The object's controller ownerReference as stored (``meta.controller_of`` without building an
+    ``OwnerReference``: this runs for every candidate of every sync)."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if ref.get("controller") is True:
+            return ref  # type: ignore[no-any-return]
+    return None
 
 
 def _patch(resource: str, obj: Mapping[str, Any], references: list[Obj]) -> framework.Patch:

@@ -36,9 +36,10 @@ controller.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from actors.controllers import framework, ownership
@@ -61,6 +62,52 @@ def _restarts(pod: Mapping[str, Any]) -> int:
     return max((int(s.get("restartCount") or 0) for s in statuses), default=0)
 
 
+def _template_labels(owner: Mapping[str, Any]) -> Mapping[str, str]:
+    template = ((owner.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    return template.get("labels") or {}
+
+
+def _is_ready(pod: Mapping[str, Any]) -> bool:
+    """``framework.is_pod_ready`` without parsing the Ready condition's time (a status of every pod, every
+    sync)."""
+    for condition in (pod.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _PodFacts:
+    """What a sync reads of a pod besides what claiming does (``ownership.View.extra``), for one version of
+    the owner's selector and template labels."""
+
+    active: bool  # framework.is_pod_active
+    ready: bool  # framework.is_pod_ready
+    matches: bool  # the owner's selector matches its labels
+    fully_labeled: bool  # it has every label of the owner's template
+
+
+def _pod_facts(
+    pod: Obj, *, template_labels: Mapping[str, str], selector: labels.Selector | None = None
+) -> _PodFacts:
+    pod_labels = meta.labels_of(pod)
+    return _PodFacts(
+        active=framework.is_pod_active(pod),
+        ready=_is_ready(pod),
+        matches=selector is not None and selector.matches(pod_labels),
+        fully_labeled=all(pod_labels.get(k) == v for k, v in template_labels.items()),
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Memo:
+    """One owner's pods as its last sync read them, kept while its selector and template labels stay."""
+
+    selector: labels.Selector
+    template_labels: Mapping[str, str]
+    views: ownership.Views[_PodFacts]
+
+
 def _deletion_cost(pod: Mapping[str, Any]) -> int:
     try:
         return int(meta.annotations_of(pod).get(DELETION_COST, "0"))
@@ -74,46 +121,74 @@ def _log_rank(t: float, now: float) -> int:
     return int(math.log2(age)) if age > 0 else -1
 
 
-def _newer_first(t1: float | None, t2: float | None, uid1: str, uid2: str, now: float) -> int:
-    """-1 when the first time sorts first: zero times first, then younger (by log2 bucket, uid tie-break)."""
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Ranked:
+    """What ``ActivePodsWithRanks.Less`` reads of a pod, read once per pod (not once per comparison)."""
+
+    pod: Obj
+    rank: int  # active pods of the owner's controller on its node
+    node: str
+    phase: int
+    ready: bool
+    since: float | None  # the Ready condition's lastTransitionTime
+    since_bucket: int  # _log_rank(since), when set
+    cost: int
+    uid: str
+    restarts: int
+    created: float | None
+    created_bucket: int  # _log_rank(created), when set
+
+
+def _ranked(pod: Obj, rank: int, now: float) -> _Ranked:
+    ready, since = framework.ready_since(pod)
+    created = framework.parse_time((pod.get("metadata") or {}).get("creationTimestamp"))
+    return _Ranked(
+        pod=pod,
+        rank=rank,
+        node=(pod.get("spec") or {}).get("nodeName") or "",
+        phase=_PHASE_ORDINAL.get((pod.get("status") or {}).get("phase") or "", 0),
+        ready=ready,
+        since=since,
+        since_bucket=_log_rank(since, now) if since is not None else 0,
+        cost=_deletion_cost(pod),
+        uid=(pod.get("metadata") or {}).get("uid", ""),
+        restarts=_restarts(pod),
+        created=created,
+        created_bucket=_log_rank(created, now) if created is not None else 0,
+    )
+
+
+def _newer_first(t1: float | None, t2: float | None, b1: int, b2: int, uid1: str, uid2: str) -> int:
+    """-1 when the first time sorts first: zero times first, then younger (by log2 bucket ``b``, uid
+    tie-break)."""
     if t1 is None or t2 is None:
         return -1 if t1 is None else 1  # afterOrZero: the zero time is "after" any other
-    diff = _log_rank(t1, now) - _log_rank(t2, now)
+    diff = b1 - b2
     if diff == 0:
         return -1 if uid1 < uid2 else (1 if uid1 > uid2 else 0)
     return -1 if diff < 0 else 1
 
 
-def _compare_for_deletion(a: tuple[Obj, int], b: tuple[Obj, int], *, now: float) -> int:
+def _compare_for_deletion(a: _Ranked, b: _Ranked) -> int:
     """``ActivePodsWithRanks.Less`` as a comparison: negative when ``a`` should be deleted first."""
-    (pa, ra), (pb, rb) = a, b
-    na, nb = (pa.get("spec") or {}).get("nodeName") or "", (pb.get("spec") or {}).get("nodeName") or ""
-    if na != nb and (not na or not nb):
-        return -1 if not na else 1
-    pha = _PHASE_ORDINAL.get((pa.get("status") or {}).get("phase") or "", 0)
-    phb = _PHASE_ORDINAL.get((pb.get("status") or {}).get("phase") or "", 0)
-    if pha != phb:
-        return -1 if pha < phb else 1
-    (ready_a, since_a), (ready_b, since_b) = framework.ready_since(pa), framework.ready_since(pb)
-    if ready_a != ready_b:
-        return -1 if not ready_a else 1
-    cost_a, cost_b = _deletion_cost(pa), _deletion_cost(pb)
-    if cost_a != cost_b:
-        return -1 if cost_a < cost_b else 1
-    if ra != rb:
-        return -1 if ra > rb else 1
-    uid_a, uid_b = (pa.get("metadata") or {}).get("uid", ""), (pb.get("metadata") or {}).get("uid", "")
-    if ready_a and ready_b and since_a != since_b:
-        order = _newer_first(since_a, since_b, uid_a, uid_b, now)
+    if a.node != b.node and (not a.node or not b.node):
+        return -1 if not a.node else 1
+    if a.phase != b.phase:
+        return -1 if a.phase < b.phase else 1
+    if a.ready != b.ready:
+        return -1 if not a.ready else 1
+    if a.cost != b.cost:
+        return -1 if a.cost < b.cost else 1
+    if a.rank != b.rank:
+        return -1 if a.rank > b.rank else 1
+    if a.ready and b.ready and a.since != b.since:
+        order = _newer_first(a.since, b.since, a.since_bucket, b.since_bucket, a.uid, b.uid)
         if order:
             return order
-    restarts_a, restarts_b = _restarts(pa), _restarts(pb)
-    if restarts_a != restarts_b:
-        return -1 if restarts_a > restarts_b else 1
-    created_a = framework.parse_time((pa.get("metadata") or {}).get("creationTimestamp"))
-    created_b = framework.parse_time((pb.get("metadata") or {}).get("creationTimestamp"))
-    if created_a != created_b:
-        return _newer_first(created_a, created_b, uid_a, uid_b, now)
+    if a.restarts != b.restarts:
+        return -1 if a.restarts > b.restarts else 1
+    if a.created != b.created:
+        return _newer_first(a.created, b.created, a.created_bucket, b.created_bucket, a.uid, b.uid)
     return 0
 
 
@@ -127,9 +202,11 @@ def pods_to_delete(pods: list[Obj], related: Iterable[Obj], count: int, now: flo
         if framework.is_pod_active(pod):
             node = (pod.get("spec") or {}).get("nodeName") or ""
             on_node[node] = on_node.get(node, 0) + 1
-    ranked = [(pod, on_node.get((pod.get("spec") or {}).get("nodeName") or "", 0)) for pod in pods]
-    ranked.sort(key=functools.cmp_to_key(functools.partial(_compare_for_deletion, now=now)))
-    return [pod for pod, _ in ranked[:count]]
+    ranked = [
+        _ranked(pod, on_node.get((pod.get("spec") or {}).get("nodeName") or "", 0), now) for pod in pods
+    ]
+    ranked.sort(key=functools.cmp_to_key(_compare_for_deletion))
+    return [r.pod for r in ranked[:count]]
 
 
 def pod_from_template(owner: Mapping[str, Any], controller_ref: Obj) -> Obj:
@@ -190,20 +267,31 @@ def replica_failure(reason: str, message: str, now: float) -> Obj:
     }
 
 
-def calculate_status(owner: Mapping[str, Any], pods: list[Obj], now: float) -> tuple[Obj, float | None]:
+def calculate_status(
+    owner: Mapping[str, Any],
+    pods: list[Obj],
+    now: float,
+    *,
+    facts: Callable[[Obj], _PodFacts] | None = None,
+) -> tuple[Obj, float | None]:
     """``calculateStatus``: the owner's new status from its claimed active pods, and the earliest time a
-    ready pod becomes available (``None`` when no pod is waiting out ``minReadySeconds``)."""
+    ready pod becomes available (``None`` when no pod is waiting out ``minReadySeconds``). ``facts``: what
+    remembers each pod's ``_PodFacts`` for this owner, if anything does."""
     spec = owner.get("spec") or {}
     old = owner.get("status") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
-    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if facts is None:
+        facts = functools.partial(_pod_facts, template_labels=_template_labels(owner))
     fully_labeled = ready = available = 0
     next_available: float | None = None
     for pod in pods:
-        pod_labels = meta.labels_of(pod)
-        if all(pod_labels.get(k) == v for k, v in template_labels.items()):
+        known = facts(pod)
+        if known.fully_labeled:
             fully_labeled += 1
-        at = framework.available_at(pod, min_ready)
+        if min_ready <= 0:  # available_at without reading the transition time it would not use
+            at = -math.inf if known.ready else None
+        else:
+            at = framework.available_at(pod, min_ready)
         if at is None:
             continue
         ready += 1
@@ -239,6 +327,7 @@ class ReplicaManager:
 
     def __init__(self, *, burst_replicas: int = BURST_REPLICAS) -> None:
         self.burst_replicas = burst_replicas
+        self._memos: dict[str, _Memo] = {}  # owner key -> what its last sync read of each candidate pod
 
     # -- event handlers --------------------------------------------------------------------------------------
 
@@ -288,19 +377,29 @@ class ReplicaManager:
     def reconcile(self, key: str, cache: Cache, ctx: Context) -> Result:
         namespace, name = framework.split_key(key)
         owner = cache.get(self.resource, namespace, name)
-        if owner is None:
-            return Result()
-        selector = self._selector(owner)
-        if selector is None:
+        selector = self._selector(owner) if owner is not None else None
+        if owner is None or selector is None:
+            self._memos.pop(key, None)
             return Result()
         md = owner.get("metadata") or {}
         ref = ownership.controller_ref(owner, api_version=self.api_version, kind=self.kind)
-        candidates = ownership.candidates(cache, "pods", owner, selector)
-        claimed = ownership.claim(owner, ref, selector, "pods", filter(framework.is_pod_active, candidates))
+        memo = self._memos.get(key)
+        template_labels = _template_labels(owner)
+        if memo is None or memo.selector != selector or memo.template_labels != template_labels:
+            facts = functools.partial(_pod_facts, template_labels=template_labels, selector=selector)
+            memo = _Memo(selector=selector, template_labels=template_labels, views=ownership.Views(facts))
+            self._memos[key] = memo
+        views = memo.views
+        candidates = ownership.candidate_views(cache, "pods", owner, selector, views)
+        active = [v for v in candidates if v.extra.active]
+        claimed = ownership.claim_views(
+            owner, ref, selector, "pods", active, matches=lambda v: v.extra.matches
+        )
         pods, actions = claimed.objects, claimed.actions
         if ctx.pending.satisfied and not framework.is_terminating(owner):
             actions.extend(self._manage_replicas(owner, ref, pods, cache, ctx.now))
-        status, next_available = calculate_status(owner, pods, ctx.now)
+        status, next_available = calculate_status(owner, pods, ctx.now, facts=lambda pod: views(pod).extra)
+        views.done()
         stored = owner.get("status") or {}
         before = normalized_status(stored, _REQUIRED_STATUS_FIELDS)
         for field in _REQUIRED_STATUS_FIELDS - stored.keys():

@@ -3,6 +3,8 @@ ports, headless hostnames), when it is written, and which events bring a Service
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from actors.controllers import endpoints, framework
 from actors.controllers.endpoints import EndpointsController
 from actors.controllers.framework import Context, DictCache, Obj
+from actors.controllers.informer import Informer, InformerCache
 from kube import meta
 
 CTX = Context(now=1_700_000_000.0)
@@ -270,3 +273,108 @@ def test_service_and_endpoints_events() -> None:
     current = {"metadata": {"name": "web", "namespace": "default", "uid": "e"}}
     assert list(controller.keys_for("endpoints", current, None, DictCache({"endpoints": [current]}))) == []
     assert list(controller.keys_for("endpoints", current, None, cache)) == ["default/web"]
+
+
+# -- remembering across syncs --------------------------------------------------------------------------------
+
+
+def _churn(rng: random.Random, pods: dict[str, Obj]) -> None:
+    """A few pods change as the apiserver would show it: each change is a new object."""
+    for name in rng.sample(sorted(pods), min(3, len(pods))):
+        what = rng.choice(["ready", "ip", "gone", "label", "terminating", "stamp"])
+        changed = meta.deep_copy(pods[name])
+        del changed["metadata"]["resourceVersion"]  # a new version: ``versioned`` gives it its number
+        if what == "gone":
+            del pods[name]
+            continue
+        if what == "ready":
+            condition = changed["status"]["conditions"][0]
+            condition["status"] = "False" if condition["status"] == "True" else "True"
+        elif what == "ip":
+            ip = f"10.0.{rng.randrange(4)}.{rng.randrange(1, 250)}"
+            changed["status"] |= {"podIP": ip, "podIPs": [{"ip": ip}]}
+        elif what == "label":
+            changed["metadata"]["labels"] = {"app": rng.choice(["web", "other"])}
+        elif what == "terminating":
+            changed["metadata"]["deletionTimestamp"] = "2023-11-14T22:13:20Z"
+        else:
+            changed["status"]["conditions"][0]["lastTransitionTime"] = (
+                f"2023-11-14T22:{rng.randrange(60):02d}:00Z"
+            )
+        pods[name] = changed
+    for _ in range(rng.randrange(3)):
+        name = f"new-{rng.randrange(10_000):04d}"
+        pods[name] = pod(name, f"10.0.{rng.randrange(4)}.{rng.randrange(1, 250)}", ready=rng.random() < 0.7)
+
+
+class Informed:
+    """The objects of a test in an informer's cache (which keeps a change log) and in a ``DictCache``."""
+
+    def __init__(self) -> None:
+        self.informers = {r: Informer(r) for r in ("pods", "services", "endpoints")}
+        self.logged = InformerCache(self.informers)
+        self.serial = 0
+
+    def load(self, **objects: Iterable[Obj]) -> DictCache:
+        """List ``objects`` into the informers (each new version numbered), and return them as a DictCache."""
+        for resource, items in objects.items():
+            items = list(items)
+            for obj in items:
+                if not obj["metadata"].get("resourceVersion"):
+                    self.serial += 1
+                    obj["metadata"]["resourceVersion"] = str(self.serial)
+            self.informers[resource].replace(items, str(self.serial))
+        return DictCache(objects)
+
+
+METRICS = {"name": "metrics", "port": 9100, "targetPort": "metrics", "protocol": "TCP"}
+
+
+@pytest.mark.parametrize(
+    ("seed", "count", "ready_every", "ports"),
+    [
+        (0, 12, 3, None),
+        (1, 40, 2, None),
+        (2, 1100, 3, None),
+        (3, 1300, 100, None),
+        (4, 60, 3, [service()["spec"]["ports"][0], METRICS]),
+    ],
+    ids=["few", "more", "not-ready-truncated", "ready-truncated", "pods-with-other-ports"],
+)
+def test_a_controller_that_remembers_syncs_as_a_fresh_one_would(
+    seed: int, count: int, ready_every: int, ports: list[Obj] | None
+) -> None:
+    """What a sync computed about each pod is reused for the pods that did not change, and only for those."""
+    rng = random.Random(seed)
+    metrics = [{"name": "metrics", "containerPort": 9100}]
+    pods = {
+        f"p{i:04d}": pod(
+            f"p{i:04d}",
+            f"10.1.{i // 250}.{i % 250 + 1}",
+            ready=i % ready_every > 0,
+            ports=metrics if i % 4 else None,
+        )
+        for i in range(count)
+    }
+    svc = service() if ports is None else service(ports=ports)
+    remembering, logging, informed = EndpointsController(), EndpointsController(), Informed()
+    current: Obj | None = None
+    for step in range(16):
+        cache = informed.load(pods=pods.values(), services=[svc], endpoints=[current] if current else [])
+        actions = remembering.reconcile("default/web", cache, CTX).actions
+        assert actions == EndpointsController().reconcile("default/web", cache, CTX).actions, f"step {step}"
+        assert actions == logging.reconcile("default/web", informed.logged, CTX).actions, f"step {step}"
+        for action in actions:
+            assert isinstance(action, framework.Create | framework.Update)
+            current = meta.deep_copy(action.body)
+            current["metadata"]["resourceVersion"] = ""
+        # and what it wrote is what the pure helpers make of the whole selection
+        selector = endpoints.service_selector(svc)
+        assert current is not None and selector is not None
+        expected = endpoints.desired_subsets(svc, endpoints.selected_pods(cache, svc, selector))
+        truncated = endpoints.truncate(expected)
+        assert current.get("subsets", []) == expected, f"step {step}"
+        assert (endpoints.OVER_CAPACITY in current["metadata"]["annotations"]) == truncated
+        _churn(rng, pods)
+        if step == 8:  # a new version of the Service: everything is looked at again
+            svc = service(ports=[{"name": "http", "port": 80, "targetPort": 9090, "protocol": "TCP"}])

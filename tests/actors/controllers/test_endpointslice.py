@@ -4,11 +4,15 @@ created slices and stores the writes, so a test can sync again on the result."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
+
+import pytest
 
 from actors.controllers import endpointslice, framework
 from actors.controllers.endpointslice import EndpointSliceController
 from actors.controllers.framework import Context, DictCache, Obj, Pending
+from actors.controllers.informer import DELETED, MODIFIED, Informer, InformerCache
 from kube import meta
 
 CTX = Context(now=1_700_000_000.0)
@@ -268,3 +272,52 @@ def test_keys_for_slices_pods_and_nodes() -> None:
     rezoned["metadata"]["labels"][endpointslice.LABEL_ZONE] = "zone-b"
     assert list(controller.keys_for("nodes", rezoned, NODE, cache)) == ["default/web"]
     assert list(controller.keys_for("nodes", NODE, NODE, cache)) == []
+
+
+# -- remembering across syncs --------------------------------------------------------------------------------
+
+
+def mirrored(cache: DictCache, informers: dict[str, Informer]) -> InformerCache:
+    """The objects of ``cache`` delivered to ``informers`` as watch events (an object that is not the one an
+    informer holds is a new version): an informer's cache, which keeps a change log."""
+    for resource, informer in informers.items():
+        objects = {framework.key_of(o): o for o in cache.objects(resource)}
+        held = {framework.key_of(o): o for o in informer.objects()}
+        events = [(DELETED, o) for k, o in held.items() if k not in objects]
+        events += [(MODIFIED, o) for k, o in objects.items() if held.get(k) is not o]
+        informer.apply(events)
+    return InformerCache(informers)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_controller_that_remembers_syncs_as_a_fresh_one_would(seed: int) -> None:
+    """Pods and slices that did not change are not looked at again; those that did are, nodes included."""
+    rng = random.Random(seed)
+    members = {p["metadata"]["name"]: p for p in pods(230)}
+    world = World(service(), list(members.values()))
+    logging = EndpointSliceController()
+    informers = {r: Informer(r) for r in ("services", "pods", "endpointslices", "nodes")}
+    for step in range(20):
+        result = world.sync()
+        assert result == EndpointSliceController().reconcile("default/web", world.cache, CTX), f"step {step}"
+        logged = mirrored(world.cache, informers)
+        assert result == logging.reconcile("default/web", logged, CTX), f"step {step}"
+        world.apply(result)
+        for name in rng.sample(sorted(members), 6):
+            changed = pod(name, f"10.0.{rng.randrange(3)}.{rng.randrange(1, 200)}", ready=rng.random() < 0.6)
+            if rng.random() < 0.2:
+                changed["metadata"]["deletionTimestamp"] = "2023-11-14T22:13:20Z"
+            if rng.random() < 0.2:
+                world.cache.remove("pods", changed)
+                del members[name]
+                continue
+            world.cache.put("pods", changed)
+            members[name] = changed
+        for i in range(rng.randrange(4)):
+            name = f"q{step:02d}{i}"
+            members[name] = pod(name, f"10.0.9.{step * 4 + i + 1}")
+            world.cache.put("pods", members[name])
+        if step == 10:  # the node moves to another zone: every endpoint on it says so
+            node = meta.deep_copy(NODE)
+            node["metadata"]["labels"][endpointslice.LABEL_ZONE] = "zone-b"
+            world.cache.put("nodes", node)

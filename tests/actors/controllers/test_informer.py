@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import pathlib
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -121,6 +122,33 @@ def test_a_failing_handler_is_counted_and_the_others_still_run() -> None:
     seen = watched(informer)
     informer.replace([pod("a", 1)], "1")
     assert len(seen) == 1 and informer.counters["handler_errors"] == 1
+
+
+def test_reading_an_index_gives_key_order_as_objects_come_and_go() -> None:
+    rng = random.Random(7)
+    informer = Informer("pods")
+    informer.replace([pod(f"p{i:03d}", i, app="web") for i in range(0, 40, 2)], "40")
+    assert informer.keys() == sorted(informer.keys())
+    rv = 100
+    for _ in range(60):  # each read keeps the index's order; later events keep it in step
+        rv += 1
+        name = f"p{rng.randrange(40):03d}"
+        if informer.get("default", name) is not None and rng.random() < 0.5:
+            informer.apply([(DELETED, pod(name, rv, app="web"))])
+        else:
+            informer.apply([(ADDED, pod(name, rv, app=rng.choice(["web", "api"])))])
+        for value in ("app=web", "app=api"):
+            expected = sorted(
+                framework.key_of(o)
+                for o in informer.objects()
+                if f"app={o['metadata']['labels']['app']}" == value
+            )
+            assert [framework.key_of(o) for o in informer.by_index(framework.LABEL, value)] == expected
+        assert [framework.key_of(o) for o in informer.objects()] == sorted(informer.keys())
+        assert [framework.key_of(o) for o in informer.objects("default")] == sorted(informer.keys())
+    keys = informer.keys()
+    keys.clear()  # a copy: the informer's own order is not the caller's to change
+    assert informer.keys()
 
 
 class FakeApi:

@@ -118,3 +118,37 @@ def test_candidates_are_the_controlled_and_the_orphans_that_may_match() -> None:
     )
     names = [p["metadata"]["name"] for p in ownership.candidates(cache, "pods", o, selector_of(o))]
     assert names == ["match", "mine"]  # "other" is left out by the label index, not by claim
+
+
+def test_remembered_views_are_read_again_only_for_new_versions() -> None:
+    o = owner()
+    first = [pod("mine", "web", "owner-uid"), pod("match", "web"), pod("gone", "web", "owner-uid")]
+    cache = DictCache({"pods": first})
+    read: list[str] = []
+
+    def extra(obj: Obj) -> str:
+        read.append(obj["metadata"]["name"])
+        return str(obj["metadata"]["labels"]["app"])
+
+    views = ownership.Views(extra)
+    found = ownership.candidate_views(cache, "pods", o, selector_of(o), views)
+    assert [v.key for v in found] == ["default/gone", "default/match", "default/mine"]
+    assert [v.extra for v in found] == ["web", "web", "web"] and sorted(read) == ["gone", "match", "mine"]
+    views.done()
+    cache.remove("pods", first[2])
+    relabelled = pod("mine", "db", "owner-uid")
+    cache.put("pods", relabelled)
+    read.clear()
+    found = ownership.candidate_views(cache, "pods", o, selector_of(o), views)
+    assert read == ["mine"]  # only the new version is read; "match" is remembered
+    claimed = ownership.claim_views(o, framework.owner_reference(o), selector_of(o), "pods", found)
+    plain = ownership.claim(
+        o,
+        framework.owner_reference(o),
+        selector_of(o),
+        "pods",
+        ownership.candidates(cache, "pods", o, selector_of(o)),
+    )
+    assert claimed == plain
+    assert [p["metadata"]["name"] for p in claimed.objects] == ["match"]  # "mine" no longer matches: released
+    assert [a.name for a in claimed.actions if isinstance(a, Patch)] == ["match", "mine"]

@@ -3,6 +3,7 @@ create and delete, which ones they delete first, adoption and release, and the s
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -441,3 +442,41 @@ def test_refused_pod_writes_record_failed_create_and_failed_delete() -> None:
         "FailedDelete",
         "Error deleting: etcdserver: request timed out",
     )
+
+
+# -- remembering across syncs --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_controller_that_remembers_syncs_as_a_fresh_one_would(seed: int) -> None:
+    """What a sync read of each pod is reused for the pods that did not change, and only for those."""
+    rng = random.Random(seed)
+    s = sim.Sim()
+    rs = rs_in(s, 30)
+    remembering = ReplicaSetController()
+    for step in range(20):
+        ctx = Context(now=s.now)
+        result = remembering.reconcile("default/web", s.cache, ctx)
+        assert result == ReplicaSetController().reconcile("default/web", s.cache, ctx), f"step {step}"
+        s.apply(result.actions)
+        s.start_pods()
+        pods = s.cache.objects("pods")
+        for p in rng.sample(pods, min(5, len(pods))):
+            changed = meta.deep_copy(p)
+            what = rng.choice(["unready", "failed", "orphan", "relabel", "terminating"])
+            if what == "unready":
+                changed["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+            elif what == "failed":
+                changed["status"]["phase"] = "Failed"
+            elif what == "orphan":
+                changed["metadata"]["ownerReferences"] = []
+            elif what == "relabel":
+                changed["metadata"]["labels"] = {"app": rng.choice(["web", "api"])}
+            else:
+                changed["metadata"]["deletionTimestamp"] = meta.now_rfc3339(s.now)
+            s.cache.put("pods", changed)
+        if step == 10:
+            scaled = meta.deep_copy(s.cache.get("replicasets", "default", "web") or rs)
+            scaled["spec"]["replicas"] = 12
+            s.cache.put("replicasets", scaled)
+        s.tick(5)
