@@ -28,6 +28,11 @@ Services selecting a pod whose membership-relevant fields change (``GetServicesT
 the Service of a deleted Endpoints. A delete is recognised by the object's absence from the cache (the
 informer updates its store before it notifies, as client-go's does).
 
+A sync costs what changed since the Service's last one, not the number of its pods: the pods' addresses
+and stamps are kept from one sync to the next (``selection.Selection``, by pod version), and so are the
+packed subsets (``subsets.Packing``) and the latest stamp (``LatestStamp``); what a sync returns is what
+computing everything anew would. The subsets themselves (``RepackSubsets``, truncation) are ``subsets``'.
+
 This module also holds the pod and Service helpers the EndpointSlice controller shares.
 
 Deviation: upstream's trigger time is the time of the changes since its last sync (a stateful tracker);
@@ -36,19 +41,18 @@ here it is the latest of the Service's creation and each selected pod's creation
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
-import json
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import partial
 from typing import Any, Generic, TypeVar
 
-from actors.controllers import framework, selection
+from actors.controllers import framework, selection, subsets
 from actors.controllers.framework import Cache, Context, Obj, Result
+from actors.controllers.subsets import AddressKey, PodEndpoint
 from kube import errors, labels, meta
 
 NAME = "endpoint-controller"
-MAX_CAPACITY = 1000  # maxCapacity: addresses one Endpoints holds
+MAX_CAPACITY = subsets.MAX_CAPACITY  # maxCapacity: addresses one Endpoints holds
 LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 HEADLESS = "service.kubernetes.io/headless"
@@ -130,7 +134,16 @@ def service_selector(service: Mapping[str, Any]) -> labels.Selector | None:
     spec = service.get("spec") or {}
     if spec.get("type") == "ExternalName" or not spec.get("selector"):
         return None
-    return labels.from_set(spec["selector"])
+    try:
+        return _selector_of(tuple(spec["selector"].items()))
+    except TypeError:  # a value that cannot be a dictionary key (not a label value either)
+        return labels.from_set(spec["selector"])
+
+
+@functools.lru_cache(maxsize=1024)
+def _selector_of(items: tuple[tuple[str, str], ...]) -> labels.Selector:
+    """``labels.from_set``, remembered: a pod event asks it of every Service of the pod's namespace."""
+    return labels.from_set(dict(items))
 
 
 def selected_pods(cache: Cache, service: Mapping[str, Any], selector: labels.Selector) -> list[Obj]:
@@ -306,45 +319,6 @@ def pod_address(service: Mapping[str, Any], pod: Mapping[str, Any]) -> Obj | Non
     return address
 
 
-AddressKey = tuple[str, str]  # (ip, pod uid): how RepackSubsets orders and tells addresses apart
-PortKey = tuple[str, int, str, str]  # (name, port, protocol, appProtocol)
-
-
-def _address_key(address: Mapping[str, Any]) -> AddressKey:
-    return address.get("ip") or "", ((address.get("targetRef") or {}).get("uid")) or ""
-
-
-def _port_key(port: Mapping[str, Any]) -> PortKey:
-    return (
-        port.get("name") or "",
-        int(port.get("port") or 0),
-        port.get("protocol") or "",
-        port.get("appProtocol") or "",
-    )
-
-
-def _port(key: PortKey) -> Obj:
-    """The EndpointPort a key stands for (a key holds every field of the port it was made from)."""
-    name, number, protocol, app_protocol = key
-    port: Obj = {"port": number, "protocol": protocol}
-    if name:
-        port["name"] = name
-    if app_protocol:
-        port["appProtocol"] = app_protocol
-    return port
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class PodEndpoint:
-    """What one pod brings to a Service's subsets: its address, whether it counts as ready, and the Service
-    ports it has (``None``: the port-less subset of a headless Service without ports)."""
-
-    address: Obj
-    key: AddressKey
-    ready: bool
-    ports: tuple[PortKey | None, ...]
-
-
 def pod_endpoint(service: Mapping[str, Any], pod: Mapping[str, Any]) -> PodEndpoint | None:
     """The pod's ``PodEndpoint`` for the Service; None when it is no endpoint of it."""
     spec = service.get("spec") or {}
@@ -355,7 +329,7 @@ def pod_endpoint(service: Mapping[str, Any], pod: Mapping[str, Any]) -> PodEndpo
     if address is None:
         return None
     service_ports = [p for p in spec.get("ports") or () if isinstance(p, Mapping)]
-    found: list[PortKey | None] = []
+    found: list[subsets.PortKey | None] = []
     if not service_ports and not is_service_ip_set(service):
         found.append(None)
     for service_port in service_ports:
@@ -367,225 +341,20 @@ def pod_endpoint(service: Mapping[str, Any], pod: Mapping[str, Any]) -> PodEndpo
             port["name"] = service_port["name"]
         if service_port.get("appProtocol"):
             port["appProtocol"] = service_port["appProtocol"]
-        found.append(_port_key(port))
+        found.append(subsets.port_key(port))
     return PodEndpoint(
-        address=address, key=_address_key(address), ready=tolerate or is_pod_ready(pod), ports=tuple(found)
+        address=address,
+        key=subsets.address_key(address),
+        ready=tolerate or is_pod_ready(pod),
+        ports=tuple(found),
     )
 
 
 def desired_subsets(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> list[Obj]:
     """The Service's subsets, repacked and sorted as ``RepackSubsets``."""
     endpoints = (pod_endpoint(service, pod) for pod in pods)
-    subsets, _ = repack([e for e in endpoints if e is not None])
-    return own(subsets)
-
-
-def repack(
-    endpoints: Iterable[PodEndpoint], order: list[AddressKey] | None = None
-) -> tuple[list[Obj], list[AddressKey]]:
-    """``RepackSubsets`` over the pods' endpoints (in pod order): one subset per distinct set of addresses,
-    its ports together; not-ready wins when a pod is both; addresses sorted by IP and uid, ports and
-    subsets in a fixed order. Returns the subsets, whose addresses are the endpoints' own dicts (``own``
-    copies them), and every address key in order. ``order``: the keys of an earlier repack, in order; a
-    set that changed little is sorted from it in about linear time."""
-    addresses: dict[AddressKey, Obj] = {}
-    # port (None: the no-ports sentinel of a headless Service) -> address key -> ready
-    by_port: dict[PortKey | None, dict[AddressKey, bool]] = {}
-    for endpoint in endpoints:
-        key, ready = endpoint.key, endpoint.ready
-        addresses.setdefault(key, endpoint.address)
-        for pk in endpoint.ports:
-            seen = by_port.get(pk)
-            if seen is None:
-                seen = by_port[pk] = {}
-            seen[key] = seen.get(key, True) and ready  # not ready wins
-    ordered = _sorted_keys(addresses, order)
-    # the members of each distinct set, as sorted(members.items()) (keys are unique), and its ports
-    groups: dict[tuple[tuple[AddressKey, bool], ...], list[PortKey | None]] = {}
-    for pk, members in by_port.items():
-        if len(members) == len(addresses):
-            items = tuple([(k, members[k]) for k in ordered])
-        else:
-            items = tuple([(k, members[k]) for k in ordered if k in members])
-        groups.setdefault(items, []).append(pk)
-    subsets = []
-    for members_key, port_keys in groups.items():
-        subset: Obj = {}
-        ready_ones = [addresses[k] for k, ok in members_key if ok]
-        not_ready = [addresses[k] for k, ok in members_key if not ok]
-        if ready_ones:
-            subset["addresses"] = ready_ones
-        if not_ready:
-            subset["notReadyAddresses"] = not_ready
-        real = sorted(pk for pk in port_keys if pk is not None)
-        if real:
-            subset["ports"] = [_port(pk) for pk in real]
-        subsets.append(subset)
-    if len(subsets) > 1:
-        subsets.sort(key=lambda s: json.dumps(s, sort_keys=True))
-    return subsets, ordered
-
-
-def _sorted_keys(addresses: Mapping[AddressKey, Any], order: list[AddressKey] | None) -> list[AddressKey]:
-    if order is None:
-        return sorted(addresses)
-    if len(order) == len(addresses) and all(k in addresses for k in order):
-        return order
-    known = set(order)
-    # mostly in order already: Timsort merges the kept run and the few new keys in about linear time
-    return sorted([k for k in order if k in addresses] + [k for k in addresses if k not in known])
-
-
-def own(subsets: list[Obj]) -> list[Obj]:
-    """``subsets`` with copies of their addresses, so that nothing in them is shared (with another subset
-    or a pod's cached endpoint). Changes ``subsets`` in place and returns it."""
-    for subset in subsets:
-        for field in ("addresses", "notReadyAddresses"):
-            if field in subset:
-                subset[field] = [meta.deep_copy(a) for a in subset[field]]
-    return subsets
-
-
-def truncate(subsets: list[Obj], max_capacity: int = MAX_CAPACITY) -> bool:
-    """``truncateEndpoints``: keep ``max_capacity`` addresses, ready ones first, spread over the subsets in
-    proportion; True when something was cut. Changes ``subsets`` in place (their lists, not the addresses)."""
-    total_ready = sum(len(s.get("addresses") or ()) for s in subsets)
-    total_not_ready = sum(len(s.get("notReadyAddresses") or ()) for s in subsets)
-    if total_ready + total_not_ready <= max_capacity:
-        return False
-    truncate_ready = total_ready > max_capacity
-    limit = max_capacity if truncate_ready else max_capacity - total_ready
-    total = total_ready if truncate_ready else total_not_ready
-    room = limit
-    for subset in subsets:
-        field = "addresses" if truncate_ready else "notReadyAddresses"
-        items = subset.get(field) or []
-        share = min(-(-len(items) * limit // total) if total else 0, room)
-        subset[field] = items[:share]
-        if truncate_ready:
-            subset.pop("notReadyAddresses", None)
-        room -= len(subset[field])
-        if not subset[field]:
-            subset.pop(field)
-    subsets[:] = [s for s in subsets if s.get("addresses") or s.get("notReadyAddresses")]
-    return True
-
-
-def _subsets_equal(current: Any, desired: list[Obj]) -> bool:
-    """Whether the stored subsets are ``desired``: empty address lists and ports count as absent, and a
-    ``targetRef.resourceVersion`` does not count. Reads without copying."""
-    current = list(current or ())
-    if len(current) != len(desired):
-        return False
-    for have, want in zip(current, desired, strict=True):
-        fields = [k for k, v in have.items() if v or k not in ("addresses", "notReadyAddresses", "ports")]
-        if len(fields) != len(want) or any(k not in want for k in fields):
-            return False
-        for field in fields:
-            if field in ("addresses", "notReadyAddresses"):
-                if not _addresses_equal(have[field], want[field]):
-                    return False
-            elif have[field] != want[field]:
-                return False
-    return True
-
-
-def _addresses_equal(have: Any, want: list[Obj]) -> bool:
-    if len(have) != len(want):
-        return False
-    for a, b in zip(have, want, strict=True):
-        if a == b:
-            continue
-        ref = a.get("targetRef") if isinstance(a, dict) else None
-        if not isinstance(ref, dict) or "resourceVersion" not in ref:
-            return False
-        if {**a, "targetRef": {k: v for k, v in ref.items() if k != "resourceVersion"}} != b:
-            return False
-    return True
-
-
-class Packing:
-    """``repack`` then ``truncate``, kept in step with a Selection's changes, for the usual Service: no two of
-    its endpoints share an address key, and all have the same ports. Then the pod order (which only breaks
-    ties between equal keys) does not matter and there is one subset or none, so each change costs a bisect
-    and the subsets cost what they hold (``max_capacity`` addresses at most), not what was selected.
-    ``fits`` is False once the endpoints are not of that shape: the caller repacks them instead."""
-
-    def __init__(self, endpoints: Iterable[PodEndpoint]) -> None:
-        self.fits = True
-        self._endpoints: dict[AddressKey, PodEndpoint] = {}
-        self._ports: dict[tuple[PortKey | None, ...], int] = {}  # ports -> endpoints that have them
-        self._ready: list[AddressKey] = []  # in order
-        self._not_ready: list[AddressKey] = []  # in order
-        for endpoint in endpoints:
-            self._add(endpoint, ordered=False)
-        self._ready.sort()
-        self._not_ready.sort()
-
-    def change(self, removed: Iterable[PodEndpoint], added: Iterable[PodEndpoint]) -> None:
-        for endpoint in removed:
-            self._remove(endpoint)
-        for endpoint in added:
-            self._add(endpoint, ordered=True)
-
-    def subsets(self, max_capacity: int = MAX_CAPACITY) -> tuple[list[Obj], bool]:
-        """What ``repack`` and then ``truncate`` make: the subsets (their addresses the endpoints' own dicts)
-        and whether something was cut."""
-        assert self.fits
-        if not self._endpoints or not self._ports:
-            return [], False
-        [ports] = self._ports
-        real = sorted({pk for pk in ports if pk is not None})
-        if not ports:
-            return [], False
-        ready, not_ready = len(self._ready), len(self._not_ready)
-        truncated = ready + not_ready > max_capacity
-        ready_keys = self._ready[:max_capacity] if truncated else self._ready
-        if not truncated:
-            not_ready_keys = self._not_ready
-        elif ready > max_capacity:
-            not_ready_keys = []
-        else:
-            not_ready_keys = self._not_ready[: max_capacity - ready]
-        subset: Obj = {}
-        if ready_keys:
-            subset["addresses"] = [self._endpoints[k].address for k in ready_keys]
-        if not_ready_keys:
-            subset["notReadyAddresses"] = [self._endpoints[k].address for k in not_ready_keys]
-        if real:
-            subset["ports"] = [_port(pk) for pk in real]
-        if "addresses" not in subset and "notReadyAddresses" not in subset:
-            return [], truncated
-        return [subset], truncated
-
-    def _add(self, endpoint: PodEndpoint, *, ordered: bool) -> None:
-        key = endpoint.key
-        if key in self._endpoints:
-            self.fits = False  # two pods, one address: which one counts depends on their order
-            return
-        self._endpoints[key] = endpoint
-        self._ports[endpoint.ports] = self._ports.get(endpoint.ports, 0) + 1
-        if len(self._ports) > 1:
-            self.fits = False  # pods with different ports make several subsets
-        keys = self._ready if endpoint.ready else self._not_ready
-        if ordered:
-            bisect.insort(keys, key)
-        else:
-            keys.append(key)
-
-    def _remove(self, endpoint: PodEndpoint) -> None:
-        key = endpoint.key
-        if self._endpoints.get(key) is not endpoint:
-            self.fits = False  # not the endpoint it holds: out of step
-            return
-        del self._endpoints[key]
-        count = self._ports[endpoint.ports] - 1
-        if count:
-            self._ports[endpoint.ports] = count
-        else:
-            del self._ports[endpoint.ports]
-        keys = self._ready if endpoint.ready else self._not_ready
-        del keys[bisect.bisect_left(keys, key)]
+    packed, _ = subsets.repack([e for e in endpoints if e is not None])
+    return subsets.own(packed)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -606,22 +375,22 @@ class _Memo:
 
     pods: selection.Selection[_Pod]
     latest: LatestStamp[_Pod] = dataclasses.field(default_factory=lambda: LatestStamp(_stamp_of))
-    packing: Packing | None = None  # in step with ``pods`` as of generation ``packed``
+    packing: subsets.Packing | None = None  # in step with ``pods`` as of generation ``packed``
     packed: int = -1
     order: list[AddressKey] | None = None  # the address keys of the last repack, in order
 
-    def subsets(self, members: list[selection.Member[_Pod]]) -> tuple[list[Obj], bool]:
+    def pack(self, members: list[selection.Member[_Pod]]) -> tuple[list[Obj], bool]:
         """The subsets of ``members`` (the Selection's latest) and whether they were truncated."""
         packing = self.packing
         if packing is not None and packing.fits and self.packed == self.pods.generation - 1:
             packing.change(_endpoints_of(self.pods.removed), _endpoints_of(self.pods.added))
         else:
-            packing = self.packing = Packing(_endpoints_of(members))
+            packing = self.packing = subsets.Packing(_endpoints_of(members))
         self.packed = self.pods.generation
         if packing.fits:
             return packing.subsets()
-        subsets, self.order = repack(_endpoints_of(members), self.order)
-        return subsets, truncate(subsets)
+        packed, self.order = subsets.repack(_endpoints_of(members), self.order)
+        return packed, subsets.truncate(packed)
 
 
 def _stamp_of(member: selection.Member[_Pod]) -> Stamp | None:
@@ -633,8 +402,7 @@ def _endpoints_of(members: Iterable[selection.Member[_Pod]]) -> Iterator[PodEndp
 
 
 class EndpointsController:
-    """See the module docstring. What a sync computes about each pod is remembered (``Selection``) for the
-    next sync of its Service; the result is the same as without it."""
+    """See the module docstring; ``_memos`` keeps, per Service, what its last sync computed."""
 
     name = NAME
     resource = "services"
@@ -675,21 +443,21 @@ class EndpointsController:
         memo = self._memos.get(key)
         if memo is None or memo.pods.service is not service:
             memo = self._memos[key] = _Memo(
-                pods=selection.Selection(service, selector, partial(_pod, service))
+                pods=selection.Selection(service, selector, functools.partial(_pod, service))
             )
         members = memo.pods.members(cache)
-        subsets, truncated = memo.subsets(members)
+        wanted, truncated = memo.pack(members)
         latest = memo.latest.of(memo.pods, members)
         service_labels = dict(meta.labels_of(service))
         if current is not None:
             current_labels = {k: v for k, v in meta.labels_of(current).items() if k != HEADLESS}
             if (
-                _subsets_equal(current.get("subsets"), subsets)
+                subsets.equal(current.get("subsets"), wanted)
                 and current_labels == service_labels
                 and (OVER_CAPACITY in meta.annotations_of(current)) == truncated
             ):
                 return Result()
-        subsets = own(subsets)
+        wanted = subsets.own(wanted)
         body: Obj = (
             {k: None if k == "subsets" else meta.deep_copy(v) for k, v in current.items()}  # subsets: below
             if current is not None
@@ -711,8 +479,8 @@ class EndpointsController:
             new_labels[HEADLESS] = ""
         md["labels"] = new_labels
         md["annotations"] = annotations
-        if subsets:
-            body["subsets"] = subsets
+        if wanted:
+            body["subsets"] = wanted
         else:
             body.pop("subsets", None)
         if current is None:

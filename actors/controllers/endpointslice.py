@@ -28,9 +28,18 @@ Keys are the Service's ``"namespace/name"``; the expectations' controller kind i
 ``keys_for`` enqueues a Service on its own events, on its pods' membership-relevant changes, on events of
 slices this controller manages, and, for a node that appears, goes or changes zone, on behalf of its pods.
 
+What a sync computes is kept for the Service's next sync: each pod's endpoint (``selection.Selection``, by
+pod version, and by the zone of its node), each slice's endpoint keys (by slice version), the desired
+endpoints of each address type (``_Desired``, in step with the pods that changed and the nodes they are
+on) and the latest trigger stamp. A sync returns what computing everything anew would; comparing the
+existing slices with the desired endpoints still reads every endpoint once.
+
 Deviations: endpoints are taken in pod-name order where upstream pops them from a set (any order), so the
 packing is deterministic; no topology hints or traffic distribution; the trigger-time annotation is the
 approximation of ``endpoints.trigger_time``.
+
+One module past 600 lines on purpose: what is kept between syncs (``_Pod``, ``_Desired``) is made of the
+endpoints, keys and ports of the reconciler beside it.
 """
 
 from __future__ import annotations
@@ -283,6 +292,120 @@ def _pod(service: Obj, pod: Obj) -> _Pod:
     )
 
 
+NodeState = tuple[bool, str | None]  # what an endpoint reads of its pod's node: there at all, and its zone
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Part:
+    """What one member brings to the desired endpoints of one address type."""
+
+    ports_key: PortsKey
+    node_name: str
+    node: NodeState
+    missing: bool  # left out: its node is not in the cache (and not publishNotReadyAddresses)
+    endpoint: tuple[EndpointKey, Obj] | None
+
+
+class _Desired:
+    """The desired endpoints of one address type (by ports, by endpoint key), kept in step with the
+    Selection's changes and with the nodes they read, for a Service whose wanted pods share one set of
+    ports (several sets make the order of the ports matter: the caller recomputes them instead, ``fits``
+    False). Each change costs its pod; a sync checks each node its pods are on."""
+
+    def __init__(self, service: Obj, address_type: str) -> None:
+        self.service = service
+        self.address_type = address_type
+        self.publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
+        self.fits = True
+        self.generation = -1  # the Selection generation it is in step with
+        self.desired: dict[PortsKey, dict[EndpointKey, Obj]] = {}
+        self.ports: dict[PortsKey, list[Obj]] = {}
+        self.missing = 0  # members left out for their node
+        self._count: dict[PortsKey, int] = {}  # wanted members by ports
+        self._parts: dict[str, _Part] = {}  # member key -> its part
+        self._nodes: dict[str, tuple[NodeState, int]] = {}  # node name -> its state and members on it
+
+    def sync(
+        self, pods: selection.Selection[_Pod], members: list[selection.Member[_Pod]], cache: Cache
+    ) -> None:
+        nodes = _Nodes(cache)
+        in_step = self.fits and self.generation == pods.generation - 1
+        if in_step and any(nodes.state(name) != state for name, (state, _) in self._nodes.items()):
+            in_step = False  # a node came, went or changed zone: its pods' endpoints are different
+        if in_step:
+            for member in pods.removed:
+                self._remove(member)
+            for member in pods.added:
+                self._add(member, nodes)
+        if not in_step or not self.fits:
+            self.fits = True
+            self.desired, self.ports, self.missing = {}, {}, 0
+            self._count, self._parts, self._nodes = {}, {}, {}
+            for member in members:
+                self._add(member, nodes)
+        self.generation = pods.generation
+
+    def _add(self, member: selection.Member[_Pod], nodes: _Nodes) -> None:
+        pod = member.value
+        if not pod.wanted:
+            return
+        pk, name = pod.ports_key, pod.node_name
+        node = nodes.get(name)
+        state = nodes.state(name)
+        missing = node is None and not self.publish
+        endpoint = None if missing else pod.endpoint(member.pod, self.service, self.address_type, node)
+        part = self._parts[member.key] = _Part(pk, name, state, missing, endpoint)
+        self._count[pk] = self._count.get(pk, 0) + 1
+        known = self.ports.setdefault(pk, pod.ports)
+        wanted = self.desired.setdefault(pk, {})
+        if len(self._count) > 1 or known != pod.ports:
+            self.fits = False
+        self._nodes[name] = (state, self._nodes.get(name, (state, 0))[1] + 1)
+        if part.missing:
+            self.missing += 1
+        elif endpoint is not None:
+            if endpoint[0] in wanted:
+                self.fits = False  # two pods, one endpoint: which one counts depends on their order
+            wanted.setdefault(*endpoint)
+
+    def _remove(self, member: selection.Member[_Pod]) -> None:
+        part = self._parts.pop(member.key, None)
+        if part is None:
+            return  # not wanted
+        pk = part.ports_key
+        self._count[pk] -= 1
+        if not self._count[pk]:
+            del self._count[pk], self.ports[pk], self.desired[pk]
+        state, count = self._nodes[part.node_name]
+        if count > 1:
+            self._nodes[part.node_name] = (state, count - 1)
+        else:
+            del self._nodes[part.node_name]
+        if part.missing:
+            self.missing -= 1
+        elif part.endpoint is not None and pk in self.desired:
+            wanted = self.desired[pk]
+            if wanted.get(part.endpoint[0]) is part.endpoint[1]:
+                del wanted[part.endpoint[0]]
+
+
+class _Nodes:
+    """The nodes of one sync, each looked up once."""
+
+    def __init__(self, cache: Cache) -> None:
+        self._cache = cache
+        self._found: dict[str, Obj | None] = {}
+
+    def get(self, name: str) -> Obj | None:
+        if name not in self._found:
+            self._found[name] = self._cache.get("nodes", None, name) if name else None
+        return self._found[name]
+
+    def state(self, name: str) -> NodeState:
+        node = self.get(name)
+        return (False, None) if node is None else (True, meta.labels_of(node).get(LABEL_ZONE) or None)
+
+
 def _stamp_of(member: selection.Member[_Pod]) -> ep_util.Stamp | None:
     return member.value.stamp
 
@@ -297,6 +420,7 @@ class _Memo:
     )
     # id(slice) -> (the slice, (endpoint_key, _normal) of each of its endpoints), for the last sync's slices
     slices: dict[int, tuple[Obj, list[tuple[EndpointKey, Obj]]]] = dataclasses.field(default_factory=dict)
+    desired: dict[str, _Desired] = dataclasses.field(default_factory=dict)  # by address type
 
     def slice_endpoints(self, endpoint_slice: Obj) -> list[tuple[EndpointKey, Obj]]:
         entry = self.slices.get(id(endpoint_slice))
@@ -307,9 +431,7 @@ class _Memo:
 
 
 class EndpointSliceController:
-    """See the module docstring. What a sync computes about each pod and slice is remembered for the next
-    sync of its Service (``selection.Selection``, and by slice version); the result is the same as without
-    it."""
+    """See the module docstring; ``_memos`` keeps, per Service, what its last sync computed."""
 
     name = NAME
     resource = "services"
@@ -395,7 +517,6 @@ class EndpointSliceController:
         memo: _Memo,
     ) -> bool:
         """``reconcileByAddressType``; True when a pod was left out because its node is unknown."""
-        publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
         to_delete: list[Obj] = []
         existing_by_ports: dict[PortsKey, list[Obj]] = {}
         for s in existing:
@@ -403,27 +524,11 @@ class EndpointSliceController:
                 existing_by_ports.setdefault(ports_key(s.get("ports")), []).append(s)
             else:
                 to_delete.append(s)
-        desired_ports: dict[PortsKey, list[Obj]] = {}
-        desired: dict[PortsKey, dict[EndpointKey, Obj]] = {}
-        missing_node = False
-        nodes: dict[str, Obj | None] = {}
-        for member in members:
-            pod = member.value
-            if not pod.wanted:
-                continue
-            pk = pod.ports_key
-            desired_ports.setdefault(pk, pod.ports)
-            wanted = desired.setdefault(pk, {})
-            node_name = pod.node_name
-            if node_name not in nodes:
-                nodes[node_name] = cache.get("nodes", None, node_name) if node_name else None
-            node = nodes[node_name]
-            if node is None and not publish:
-                missing_node = True
-                continue
-            endpoint = pod.endpoint(member.pod, service, address_type, node)
-            if endpoint is not None:
-                wanted.setdefault(*endpoint)
+        kept = memo.desired.get(address_type)
+        if kept is None:
+            kept = memo.desired[address_type] = _Desired(service, address_type)
+        kept.sync(memo.pods, members, cache)
+        desired, desired_ports, missing_node = kept.desired, kept.ports, kept.missing > 0
         creates: list[Obj] = []
         updates: list[Obj] = []
         for pk, wanted in desired.items():
@@ -507,7 +612,8 @@ class EndpointSliceController:
                 to_update.append(name)
             else:
                 unchanged.append(name)
-        pending = collections.deque(wanted.values())
+        # in pod order (the order ``wanted`` is in when built anew; kept in step, it is not)
+        pending = collections.deque(e for _, e in sorted(wanted.items(), key=_pod_order))
         # 2. Fill the slices being updated anyway, fullest first.
         for name in sorted(to_update, key=lambda n: (-len(_endpoints(by_name[n])), n)):
             s = by_name[name]
@@ -594,6 +700,10 @@ def _stamp(body: Obj, stamp: str | None) -> None:
         body["metadata"]["annotations"] = annotations
     else:
         body["metadata"].pop("annotations", None)
+
+
+def _pod_order(item: tuple[EndpointKey, Obj]) -> tuple[str, str]:
+    return item[0][2], item[0][3]  # the endpoint's pod: namespace, name
 
 
 def _own(body: Obj) -> None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from actors.apiserver import status
 from actors.controllers import framework
@@ -253,6 +253,33 @@ class InformerCache:
     def changes(self, resource: str, since: int | None) -> tuple[int, list[str] | None]:
         """``Informer.changes`` of the resource's informer."""
         return self.informer(resource).changes(since)
+
+
+@runtime_checkable
+class ChangeLog(Protocol):
+    """A ``framework.Cache`` that says which objects were stored since a change number (``InformerCache``)."""
+
+    def changes(self, resource: str, since: int | None) -> tuple[int, list[str] | None]: ...
+
+
+class Cursor:
+    """A reader's place in the change log of one resource (for a controller that remembers what it computed
+    from each object): ``read`` gives the keys stored since the last read (a key may repeat), or None when
+    it cannot tell (a cache without a log, another cache than last time, a log that no longer reaches
+    back, the first read): then the reader looks at everything."""
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self._at: tuple[ChangeLog, int] | None = None  # the cache and its change number at the last read
+
+    def read(self, cache: framework.Cache) -> list[str] | None:
+        if not isinstance(cache, ChangeLog):
+            self._at = None
+            return None
+        since = self._at[1] if self._at is not None and self._at[0] is cache else None
+        end, keys = cache.changes(self.resource, since)
+        self._at = (cache, end)
+        return keys
 
 
 class InformerSet:

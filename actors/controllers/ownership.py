@@ -14,16 +14,23 @@ Adoption and release are strategic merge patches of ``ownerReferences`` (merged 
 added, or removed with ``$patch: delete``) that carry the object's own uid, so a replaced object of the same
 name fails the patch instead of being taken, as upstream's ``AdoptPod``/``ReleasePod`` patches.
 
+``claim`` decides object by object (``outcome``), reading each through a ``View`` (its key, controller,
+labels, ... read once). ``Claims`` keeps a claim in step with the cache from one sync to the next, for a
+controller that claims many objects often (the ReplicaSet controller): with an informer's change log a sync
+reads only the objects stored since the last one, and its result is what ``candidates`` then ``claim``
+would give.
+
 Pure: cached objects are read, never changed; the patches are returned as actions.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-from actors.controllers import framework
+from actors.controllers import framework, informer
 from kube import labels, meta
 
 Obj = framework.Obj
@@ -71,30 +78,6 @@ def _view(obj: Obj, extra: T) -> View[T]:
         terminating=framework.is_terminating(obj),
         extra=extra,
     )
-
-
-class Views(Generic[T]):
-    """Views remembered from one sync to the next, by the identity of the object version they were read from
-    (the cache never mutates an object; a new version is a new object): for a controller that claims much
-    the same objects on every sync of an owner. ``done`` ends a sync and forgets what it did not read."""
-
-    def __init__(self, extra: Callable[[Obj], T]) -> None:
-        self._extra = extra
-        # id(obj) -> its view (which holds the object, so that no other object can take its id meanwhile)
-        self._known: dict[int, View[T]] = {}
-        self._read: dict[int, View[T]] = {}  # the views read in this sync
-
-    def __call__(self, obj: Obj) -> View[T]:
-        found = self._read.get(id(obj))
-        if found is None:
-            found = self._known.get(id(obj))
-            if found is None or found.obj is not obj:
-                found = _view(obj, self._extra(obj))
-            self._read[id(obj)] = found
-        return found
-
-    def done(self) -> None:
-        self._known, self._read = self._read, {}
 
 
 def controller_ref(owner: Mapping[str, Any], *, api_version: str, kind: str) -> Obj:
@@ -146,7 +129,7 @@ def candidate_views(
     selector: labels.Selector,
     views: Callable[[Obj], View[T]],
 ) -> list[View[T]]:
-    """``candidates`` as views (``views``: ``view``, or a ``Views`` that remembers them)."""
+    """``candidates`` as views (``views`` makes them: ``view``, or what remembers them)."""
     owner_terms = terms(owner, selector)
     uid, namespace = owner_terms.uid, owner_terms.namespace
     found: dict[str, View[T]] = {}
@@ -240,6 +223,120 @@ def patch(resource: str, v: View[Any], owner_terms: Terms, ref: Obj, done: str) 
     if done == ADOPT:
         return _patch(resource, v.obj, [ref])
     return _patch(resource, v.obj, [{"$patch": "delete", "uid": owner_terms.claim_uid}])
+
+
+class Claims(Generic[T]):
+    """``candidate_views`` then ``claim_views`` for one owner, kept in step with the cache from one sync to
+    the next: with a cache that keeps a change log (``informer.ChangeLog``), a sync looks at the objects
+    stored since the last one; otherwise, or when much changed, at every candidate (objects of the same
+    version keep their view). It holds for one version of the owner's ``Terms`` and of what ``extra`` and
+    ``fits`` read of the owner: the caller starts a new one when those change.
+
+    ``extra`` reads what the caller needs of an object (``View.extra``); ``fits`` says whether one fits the
+    owner (its selector matches, and it is a member); ``eligible``, whether it is claimed at all (a
+    ReplicaSet claims its active pods only); ``tally``, what it adds to ``totals`` while claimed."""
+
+    def __init__(
+        self,
+        resource: str,
+        owner_terms: Terms,
+        extra: Callable[[Obj], T],
+        *,
+        fits: Callable[[View[T]], bool],
+        eligible: Callable[[View[T]], bool],
+        tally: Callable[[View[T]], tuple[int, ...]],
+    ) -> None:
+        self.resource = resource
+        self.terms = owner_terms
+        self._extra, self._fits, self._eligible, self._tally = extra, fits, eligible, tally
+        self._views: dict[str, View[T]] = {}  # candidate key -> its view
+        self._outcomes: dict[str, str] = {}  # key -> its outcome, for the claimed and the ones to patch
+        self.claimed: list[str] = []  # keys of what the owner controls after this sync, in order
+        self.acting: list[str] = []  # keys of what to adopt or release, in order
+        self.totals: list[int] = []  # the tally of the claimed
+        self._cursor = informer.Cursor(resource)
+        self._looked_at = 0  # the objects the last full look read
+
+    def sync(self, cache: framework.Cache, owner: Mapping[str, Any], selector: labels.Selector) -> None:
+        """Bring it up to date with ``cache``, for ``owner`` (of the same ``Terms``) and its ``selector``."""
+        changed = self._cursor.read(cache)
+        if changed is not None and len(changed) <= self._looked_at // 4 + 64:  # cheaper than a full look
+            for key in dict.fromkeys(changed):
+                self._update(cache, key)
+            return
+        self._looked_at = 0
+        views = candidate_views(cache, self.resource, owner, selector, self._remembered)
+        self._views, self._outcomes, self.claimed, self.acting, self.totals = {}, {}, [], [], []
+        for v in views:  # in key order: appending keeps the lists in order
+            self._add(v, ordered=False)
+
+    def view(self, key: str) -> View[T]:
+        return self._views[key]
+
+    def objects(self) -> list[Obj]:
+        """What the owner controls after this sync, in key order (``Claimed.objects``)."""
+        return [self._views[k].obj for k in self.claimed]
+
+    def actions(self, ref: Obj) -> list[framework.Action]:
+        """The adoptions and releases, in key order (``Claimed.actions``)."""
+        return [patch(self.resource, self._views[k], self.terms, ref, self._outcomes[k]) for k in self.acting]
+
+    def _remembered(self, obj: Obj) -> View[T]:
+        self._looked_at += 1
+        md = obj.get("metadata") or {}
+        namespace, name = md.get("namespace") or "", md.get("name") or ""
+        known = self._views.get(f"{namespace}/{name}" if namespace else name)
+        return known if known is not None and known.obj is obj else _view(obj, self._extra(obj))
+
+    def _update(self, cache: framework.Cache, key: str) -> None:
+        known = self._views.get(key)
+        namespace, name = framework.split_key(key)
+        obj = cache.get(self.resource, namespace, name)
+        if known is not None and known.obj is obj:
+            return
+        if known is not None:
+            self._remove(known)
+        if obj is not None:
+            v = _view(obj, self._extra(obj))
+            if is_candidate(v, self.terms):
+                self._add(v, ordered=True)
+
+    def _add(self, v: View[T], *, ordered: bool) -> None:
+        self._views[v.key] = v
+        done = outcome(v, self.terms, self._fits(v)) if self._eligible(v) else None
+        if done is None:
+            return
+        self._outcomes[v.key] = done
+        if done != RELEASE:
+            _insert(self.claimed, v.key, ordered)
+            self._count(v, 1)
+        if done != KEEP:
+            _insert(self.acting, v.key, ordered)
+
+    def _remove(self, v: View[T]) -> None:
+        del self._views[v.key]
+        done = self._outcomes.pop(v.key, None)
+        if done is None:
+            return
+        if done != RELEASE:
+            del self.claimed[bisect.bisect_left(self.claimed, v.key)]
+            self._count(v, -1)
+        if done != KEEP:
+            del self.acting[bisect.bisect_left(self.acting, v.key)]
+
+    def _count(self, v: View[T], sign: int) -> None:
+        tally = self._tally(v)
+        if len(self.totals) < len(tally):
+            self.totals.extend([0] * (len(tally) - len(self.totals)))
+        for i, n in enumerate(tally):
+            self.totals[i] += sign * n
+
+
+def _insert(keys: list[str], key: str, ordered: bool) -> None:
+    if ordered:
+        bisect.insort(keys, key)
+    else:
+        keys.append(key)
 
 
 def _controller(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -31,7 +31,9 @@ present while the pod count still differs from ``spec.replicas`` and drops it on
 
 Pure: no clock (``ctx.now``), no I/O; objects from the cache are never changed (copied first). Claiming is
 ``ownership``'s, the pod predicates ``framework``'s; ``status_patch`` is shared with the Deployment
-controller.
+controller. A sync costs what changed since the owner's last one: the claim and the counts the status is
+made of are kept in step with the cache (``ownership.Claims``), with what each pod version says read once
+(``_PodFacts``); ranking pods for deletion reads them all, as it must.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _is_ready(pod: Mapping[str, Any]) -> bool:
     return False
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class _PodFacts:
     """What a sync reads of a pod besides what claiming does (``ownership.View.extra``), for one version of
     the owner's selector and template labels."""
@@ -85,6 +87,7 @@ class _PodFacts:
     ready: bool  # framework.is_pod_ready
     matches: bool  # the owner's selector matches its labels
     fully_labeled: bool  # it has every label of the owner's template
+    rankable: _Rankable | None = None  # read the first time pods are ranked for deletion
 
 
 def _pod_facts(
@@ -99,13 +102,48 @@ def _pod_facts(
     )
 
 
+def _claimed_rankables(claims: ownership.Claims[_PodFacts]) -> list[_Rankable]:
+    ranked = []
+    for key in claims.claimed:
+        v = claims.view(key)
+        if v.extra.rankable is None:
+            v.extra.rankable = _rankable(v.obj)
+        ranked.append(v.extra.rankable)
+    return ranked
+
+
+def _tally(v: ownership.View[_PodFacts]) -> tuple[int, int]:
+    return int(v.extra.fully_labeled), int(v.extra.ready)
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class _Memo:
-    """One owner's pods as its last sync read them, kept while its selector and template labels stay."""
+    """One owner's pods as its last sync claimed them, kept while what claiming reads of the owner stays."""
 
     selector: labels.Selector
     template_labels: Mapping[str, str]
-    views: ownership.Views[_PodFacts]
+    claims: ownership.Claims[_PodFacts]
+
+    @classmethod
+    def of(cls, owner: Mapping[str, Any], selector: labels.Selector) -> _Memo:
+        template_labels = _template_labels(owner)
+        facts = functools.partial(_pod_facts, template_labels=template_labels, selector=selector)
+        claims = ownership.Claims(
+            "pods",
+            ownership.terms(owner, selector),
+            facts,
+            fits=lambda v: not selector.empty and v.extra.matches,
+            eligible=lambda v: v.extra.active,
+            tally=_tally,
+        )
+        return cls(selector=selector, template_labels=template_labels, claims=claims)
+
+    def holds_for(self, owner: Mapping[str, Any], selector: labels.Selector) -> bool:
+        return (
+            self.selector == selector
+            and self.template_labels == _template_labels(owner)
+            and self.claims.terms == ownership.terms(owner, selector)
+        )
 
 
 def _deletion_cost(pod: Mapping[str, Any]) -> int:
@@ -122,39 +160,52 @@ def _log_rank(t: float, now: float) -> int:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class _Ranked:
-    """What ``ActivePodsWithRanks.Less`` reads of a pod, read once per pod (not once per comparison)."""
+class _Rankable:
+    """What ``ActivePodsWithRanks.Less`` reads of a pod version, besides its rank and the time: read once."""
 
     pod: Obj
-    rank: int  # active pods of the owner's controller on its node
     node: str
     phase: int
     ready: bool
     since: float | None  # the Ready condition's lastTransitionTime
-    since_bucket: int  # _log_rank(since), when set
     cost: int
     uid: str
     restarts: int
     created: float | None
-    created_bucket: int  # _log_rank(created), when set
 
 
-def _ranked(pod: Obj, rank: int, now: float) -> _Ranked:
+def _rankable(pod: Obj) -> _Rankable:
     ready, since = framework.ready_since(pod)
-    created = framework.parse_time((pod.get("metadata") or {}).get("creationTimestamp"))
-    return _Ranked(
+    return _Rankable(
         pod=pod,
-        rank=rank,
         node=(pod.get("spec") or {}).get("nodeName") or "",
         phase=_PHASE_ORDINAL.get((pod.get("status") or {}).get("phase") or "", 0),
         ready=ready,
         since=since,
-        since_bucket=_log_rank(since, now) if since is not None else 0,
         cost=_deletion_cost(pod),
         uid=(pod.get("metadata") or {}).get("uid", ""),
         restarts=_restarts(pod),
-        created=created,
-        created_bucket=_log_rank(created, now) if created is not None else 0,
+        created=framework.parse_time((pod.get("metadata") or {}).get("creationTimestamp")),
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Ranked:
+    """A pod as one sync ranks it: with its rank (active pods of the owner's controller on its node) and its
+    times' log2 buckets at the sync's time (0 when unset)."""
+
+    of: _Rankable
+    rank: int
+    since_bucket: int
+    created_bucket: int
+
+
+def _ranked(of: _Rankable, rank: int, now: float) -> _Ranked:
+    return _Ranked(
+        of,
+        rank,
+        _log_rank(of.since, now) if of.since is not None else 0,
+        _log_rank(of.created, now) if of.created is not None else 0,
     )
 
 
@@ -169,8 +220,9 @@ def _newer_first(t1: float | None, t2: float | None, b1: int, b2: int, uid1: str
     return -1 if diff < 0 else 1
 
 
-def _compare_for_deletion(a: _Ranked, b: _Ranked) -> int:
-    """``ActivePodsWithRanks.Less`` as a comparison: negative when ``a`` should be deleted first."""
+def _compare_for_deletion(x: _Ranked, y: _Ranked) -> int:
+    """``ActivePodsWithRanks.Less`` as a comparison: negative when ``x`` should be deleted first."""
+    a, b = x.of, y.of
     if a.node != b.node and (not a.node or not b.node):
         return -1 if not a.node else 1
     if a.phase != b.phase:
@@ -179,16 +231,16 @@ def _compare_for_deletion(a: _Ranked, b: _Ranked) -> int:
         return -1 if not a.ready else 1
     if a.cost != b.cost:
         return -1 if a.cost < b.cost else 1
-    if a.rank != b.rank:
-        return -1 if a.rank > b.rank else 1
+    if x.rank != y.rank:
+        return -1 if x.rank > y.rank else 1
     if a.ready and b.ready and a.since != b.since:
-        order = _newer_first(a.since, b.since, a.since_bucket, b.since_bucket, a.uid, b.uid)
+        order = _newer_first(a.since, b.since, x.since_bucket, y.since_bucket, a.uid, b.uid)
         if order:
             return order
     if a.restarts != b.restarts:
         return -1 if a.restarts > b.restarts else 1
     if a.created != b.created:
-        return _newer_first(a.created, b.created, a.created_bucket, b.created_bucket, a.uid, b.uid)
+        return _newer_first(a.created, b.created, x.created_bucket, y.created_bucket, a.uid, b.uid)
     return 0
 
 
@@ -197,16 +249,21 @@ def pods_to_delete(pods: list[Obj], related: Iterable[Obj], count: int, now: flo
     ``related`` pods (every pod of the owner's controller) on its node."""
     if count >= len(pods):
         return pods[:count]
+    return _to_delete([_rankable(pod) for pod in pods], related, count, now)
+
+
+def _to_delete(pods: list[_Rankable], related: Iterable[Obj], count: int, now: float) -> list[Obj]:
+    """``pods_to_delete`` of pods read already."""
+    if count >= len(pods):
+        return [r.pod for r in pods[:count]]
     on_node: dict[str, int] = {}
     for pod in related:
         if framework.is_pod_active(pod):
             node = (pod.get("spec") or {}).get("nodeName") or ""
             on_node[node] = on_node.get(node, 0) + 1
-    ranked = [
-        _ranked(pod, on_node.get((pod.get("spec") or {}).get("nodeName") or "", 0), now) for pod in pods
-    ]
+    ranked = [_ranked(r, on_node.get(r.node, 0), now) for r in pods]
     ranked.sort(key=functools.cmp_to_key(_compare_for_deletion))
-    return [r.pod for r in ranked[:count]]
+    return [r.of.pod for r in ranked[:count]]
 
 
 def pod_from_template(owner: Mapping[str, Any], controller_ref: Obj) -> Obj:
@@ -267,29 +324,19 @@ def replica_failure(reason: str, message: str, now: float) -> Obj:
     }
 
 
-def calculate_status(
-    owner: Mapping[str, Any],
-    pods: list[Obj],
-    now: float,
-    *,
-    facts: Callable[[Obj], _PodFacts] | None = None,
-) -> tuple[Obj, float | None]:
+def calculate_status(owner: Mapping[str, Any], pods: list[Obj], now: float) -> tuple[Obj, float | None]:
     """``calculateStatus``: the owner's new status from its claimed active pods, and the earliest time a
-    ready pod becomes available (``None`` when no pod is waiting out ``minReadySeconds``). ``facts``: what
-    remembers each pod's ``_PodFacts`` for this owner, if anything does."""
-    spec = owner.get("spec") or {}
-    old = owner.get("status") or {}
-    min_ready = int(spec.get("minReadySeconds") or 0)
-    if facts is None:
-        facts = functools.partial(_pod_facts, template_labels=_template_labels(owner))
+    ready pod becomes available (``None`` when no pod is waiting out ``minReadySeconds``)."""
+    min_ready = int((owner.get("spec") or {}).get("minReadySeconds") or 0)
+    template_labels = _template_labels(owner)
     fully_labeled = ready = available = 0
     next_available: float | None = None
     for pod in pods:
-        known = facts(pod)
-        if known.fully_labeled:
+        pod_labels = meta.labels_of(pod)
+        if all(pod_labels.get(k) == v for k, v in template_labels.items()):
             fully_labeled += 1
         if min_ready <= 0:  # available_at without reading the transition time it would not use
-            at = -math.inf if known.ready else None
+            at = -math.inf if _is_ready(pod) else None
         else:
             at = framework.available_at(pod, min_ready)
         if at is None:
@@ -299,18 +346,23 @@ def calculate_status(
             available += 1
         elif at != math.inf:
             next_available = at if next_available is None else min(next_available, at)
-    conditions = list(old.get("conditions") or ())
-    if len(pods) == int(spec.get("replicas", 1)):
+    return status_of(owner, len(pods), fully_labeled, ready, available), next_available
+
+
+def status_of(owner: Mapping[str, Any], replicas: int, fully_labeled: int, ready: int, available: int) -> Obj:
+    """The status ``calculate_status`` writes, from its counts of the claimed active pods."""
+    conditions = list((owner.get("status") or {}).get("conditions") or ())
+    if replicas == int((owner.get("spec") or {}).get("replicas", 1)):
         conditions = [c for c in conditions if c.get("type") != REPLICA_FAILURE]
     status: Obj = {
-        "replicas": len(pods),
+        "replicas": replicas,
         "fullyLabeledReplicas": fully_labeled,
         "readyReplicas": ready,
         "availableReplicas": available,
         "observedGeneration": int((owner.get("metadata") or {}).get("generation") or 0),
         "conditions": conditions,
     }
-    return normalized_status(status, _REQUIRED_STATUS_FIELDS), next_available
+    return normalized_status(status, _REQUIRED_STATUS_FIELDS)
 
 
 # -- the controllers -----------------------------------------------------------------------------------------
@@ -384,22 +436,19 @@ class ReplicaManager:
         md = owner.get("metadata") or {}
         ref = ownership.controller_ref(owner, api_version=self.api_version, kind=self.kind)
         memo = self._memos.get(key)
-        template_labels = _template_labels(owner)
-        if memo is None or memo.selector != selector or memo.template_labels != template_labels:
-            facts = functools.partial(_pod_facts, template_labels=template_labels, selector=selector)
-            memo = _Memo(selector=selector, template_labels=template_labels, views=ownership.Views(facts))
-            self._memos[key] = memo
-        views = memo.views
-        candidates = ownership.candidate_views(cache, "pods", owner, selector, views)
-        active = [v for v in candidates if v.extra.active]
-        claimed = ownership.claim_views(
-            owner, ref, selector, "pods", active, matches=lambda v: v.extra.matches
-        )
-        pods, actions = claimed.objects, claimed.actions
+        if memo is None or not memo.holds_for(owner, selector):
+            memo = self._memos[key] = _Memo.of(owner, selector)
+        claims = memo.claims
+        claims.sync(cache, owner, selector)
+        actions = claims.actions(ref)
         if ctx.pending.satisfied and not framework.is_terminating(owner):
-            actions.extend(self._manage_replicas(owner, ref, pods, cache, ctx.now))
-        status, next_available = calculate_status(owner, pods, ctx.now, facts=lambda pod: views(pod).extra)
-        views.done()
+            pods = functools.partial(_claimed_rankables, claims)
+            actions.extend(self._manage_replicas(owner, ref, len(claims.claimed), pods, cache, ctx.now))
+        if int((owner.get("spec") or {}).get("minReadySeconds") or 0) > 0:
+            status, next_available = calculate_status(owner, claims.objects(), ctx.now)
+        else:  # every ready pod is available: the counts kept with the claims are the status
+            fully_labeled, ready = claims.totals or (0, 0)
+            status, next_available = status_of(owner, len(claims.claimed), fully_labeled, ready, ready), None
         stored = owner.get("status") or {}
         before = normalized_status(stored, _REQUIRED_STATUS_FIELDS)
         for field in _REQUIRED_STATUS_FIELDS - stored.keys():
@@ -419,17 +468,24 @@ class ReplicaManager:
         return Result(actions=actions, requeue_after=requeue)
 
     def _manage_replicas(
-        self, owner: Obj, ref: Obj, pods: list[Obj], cache: Cache, now: float
+        self,
+        owner: Obj,
+        ref: Obj,
+        claimed: int,
+        pods: Callable[[], list[_Rankable]],
+        cache: Cache,
+        now: float,
     ) -> list[Action]:
         """``manageReplicas``: create the missing pods or delete the surplus, ``burst_replicas`` at most,
-        through ``RealPodControl`` (its events on the owner)."""
-        diff = len(pods) - int((owner.get("spec") or {}).get("replicas", 1))
+        through ``RealPodControl`` (its events on the owner). ``claimed`` pods are the owner's (``pods()``
+        lists them)."""
+        diff = claimed - int((owner.get("spec") or {}).get("replicas", 1))
         if diff < 0:
             count = min(-diff, self.burst_replicas)
             return [framework.create_pod(owner, pod_from_template(owner, ref)) for _ in range(count)]
         if diff > 0:
             count = min(diff, self.burst_replicas)
-            doomed = pods_to_delete(pods, self._related_pods(owner, cache), count, now)
+            doomed = _to_delete(pods(), self._related_pods(owner, cache), count, now)
             return [framework.delete_pod(owner, pod) for pod in doomed]
         return []
 

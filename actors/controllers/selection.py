@@ -7,15 +7,15 @@ a new version:
 
 - versions are told apart by identity: the cache never mutates an object, and each version is a new object
   (``framework.Cache``: "never to be mutated"); a member holds its pod;
-- which pods to look at: with a cache that keeps a change log (``ChangeLog``: ``informer.InformerCache``),
-  only the pods stored since the last sync, so a sync costs what changed; otherwise, or when too much
-  changed (or the log no longer reaches back), every candidate pod (``candidates``), each found by its key
-  and compared by identity;
+- which pods to look at: with a cache that keeps a change log (``informer.ChangeLog``, as the informers'
+  cache does), only the pods stored since the last sync, so a sync costs what changed; otherwise, or when
+  much changed (or the log no longer reaches back), every candidate pod (``candidates``), each found by its
+  key and compared by identity;
 - a ``Selection`` belongs to one version of the Service (its selector, ports and IP families are what the
   values are computed from): the controller starts a new one when the Service changes;
 - ``members`` returns what ``endpoints.selected_pods`` would (the pods of the Service's namespace that its
   selector matches, by name), as members with their computed ``value``; ``added`` and ``removed`` say what
-  changed since the call before, for a caller that keeps more in step (``endpoints.Packing``).
+  changed since the call before, for a caller that keeps more in step (``subsets.Packing``).
 
 What a sync returns is the same as recomputing everything: the tests of both controllers compare a
 controller that remembers with a fresh one after every change, over both kinds of cache.
@@ -26,20 +26,13 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, TypeVar
 
-from actors.controllers import framework
+from actors.controllers import framework, informer
 from actors.controllers.framework import Cache, Obj
 from kube import labels, meta
 
 T = TypeVar("T")
-
-
-@runtime_checkable
-class ChangeLog(Protocol):
-    """A cache that says which objects were stored since a change number (``informer.InformerCache``)."""
-
-    def changes(self, resource: str, since: int | None) -> tuple[int, list[str] | None]: ...
 
 
 def candidates(cache: Cache, service: Mapping[str, Any]) -> list[Obj]:
@@ -81,19 +74,14 @@ class Selection(Generic[T]):
         self._members: dict[str, Member[T]] = {}  # pod key -> its member
         self._keys: list[str] = []  # the members' keys, in order (in one namespace: by name)
         self._selected: list[Member[T]] = []  # the members, in the same order
-        self._log: tuple[ChangeLog, int] | None = None  # the cache and change number they are up to date with
+        self._cursor = informer.Cursor("pods")
+        self._looked_at = 0  # the candidates of the last full look
 
     def members(self, cache: Cache) -> list[Member[T]]:
-        """The selected pods' members, by name. The list is the caller's to read, not to change: the next call
-        may return it again."""
-        changed: list[str] | None = None
-        if isinstance(cache, ChangeLog):
-            since = self._log[1] if self._log is not None and self._log[0] is cache else None
-            end, changed = cache.changes("pods", since)
-            self._log = (cache, end)
-        else:
-            self._log = None
-        if changed is not None and len(changed) <= len(self._members) // 4 + 64:
+        """The selected pods' members, by name: a list to read, not to change, and only until the next call
+        (which may return it again, changed)."""
+        changed = self._cursor.read(cache)
+        if changed is not None and len(changed) <= self._looked_at // 4 + 64:  # cheaper than a full look
             self._update(cache, dict.fromkeys(changed))
         else:
             self._walk(cache)
@@ -110,6 +98,8 @@ class Selection(Generic[T]):
             if old is not None and old.pod is pod:
                 continue
             new = self._member(pod) if pod is not None else None
+            if old is None and new is None:
+                continue  # not one of the Service's pods, before or now
             if old is not None:
                 removed.append(old)
             if new is not None:
@@ -134,7 +124,9 @@ class Selection(Generic[T]):
         known = self._members
         members: dict[str, Member[T]] = {}
         added = []
-        for pod in candidates(cache, self.service):
+        pods = candidates(cache, self.service)
+        self._looked_at = len(pods)
+        for pod in pods:
             md = pod.get("metadata") or {}
             namespace, name = md.get("namespace") or "", md.get("name") or ""
             key = f"{namespace}/{name}" if namespace else name

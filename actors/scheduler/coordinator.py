@@ -70,7 +70,7 @@ from typing import Any
 
 from actors.runtime.ref import ActorRef
 from actors.scheduler import core
-from actors.scheduler.plugins import PodInfo, untolerated_taints
+from actors.scheduler.plugins import PodInfo, Toleration, untolerated_taints
 from actors.scheduler.shards import FORGET, NODE, NODE_GONE, POD, POD_GONE, Change, Reservation, Verdict
 from actors.scheduler.table import (
     NO_AFFINITY,
@@ -80,6 +80,9 @@ from actors.scheduler.table import (
     REQUIRED_AFFINITY,
     REQUIRED_ANTI_AFFINITY,
     NodeTable,
+    controller_uid,
+    parse_pod_affinity,
+    pod_namespace,
 )
 
 _POD_META = ("name", "namespace", "uid", "labels", "ownerReferences", "deletionTimestamp")
@@ -146,27 +149,32 @@ def slim_node(node: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def needs_whole_cluster(
-    info: PodInfo, table: NodeTable, namespace_labels: Mapping[str, Mapping[str, str]] | None = None
+    pod: Mapping[str, Any], table: NodeTable, namespace_labels: Mapping[str, Mapping[str, str]] | None = None
 ) -> bool:
     """Whether a pod's filters or scores read more than one node at a time (see the module docstring), so
-    that only the whole cache can decide it; ``table`` is the whole cache."""
-    if info.nominated_node or info.spread_explicit or info.preferred_terms or info.controller is not None:
+    that only the whole cache can decide it; ``table`` is the whole cache. Read off the pod as it is (no
+    ``PodInfo``: this runs for every pod on the coordinator), erring towards the whole cache."""
+    spec: Mapping[str, Any] = pod.get("spec") or {}
+    if (pod.get("status") or {}).get("nominatedNodeName") or spec.get("topologySpreadConstraints"):
         return True
-    if info.pod_affinity != NO_AFFINITY:
+    node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    if node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution"):
         return True
-    namespace = info.affinity_namespace
+    if controller_uid(pod) is not None or parse_pod_affinity(pod) != NO_AFFINITY:
+        return True
+    namespace = pod_namespace(pod)
+    pod_labels = {str(k): str(v) for k, v in ((pod.get("metadata") or {}).get("labels") or {}).items()}
     labelled = (namespace_labels or {}).get(namespace) or {}
     for kind in (REQUIRED_AFFINITY, REQUIRED_ANTI_AFFINITY, PREFERRED_AFFINITY, PREFERRED_ANTI_AFFINITY):
         if table.has_affinity(kind):
-            for usage in table.affinity_candidates(kind, info.pod_labels):
+            for usage in table.affinity_candidates(kind, pod_labels):
                 term = usage.term
                 # shards read namespaces as unlabelled: a term matching either way decides here
-                if term.matches(namespace, info.pod_labels, labelled) or term.matches(
-                    namespace, info.pod_labels, None
-                ):
+                if term.matches(namespace, pod_labels, labelled) or term.matches(namespace, pod_labels, None):
                     return True
     if PREFER_NO_SCHEDULE in table.taint_effects:
-        prefer = [t for t in info.tolerations if t.effect in ("", PREFER_NO_SCHEDULE)]
+        tolerations = [Toleration.from_dict(t) for t in spec.get("tolerations") or ()]
+        prefer = [t for t in tolerations if t.effect in ("", PREFER_NO_SCHEDULE)]
         if untolerated_taints(table, prefer, {PREFER_NO_SCHEDULE}).any():
             return True
     return False
@@ -186,20 +194,21 @@ class Pick:
     resolvable: int = 0
 
 
-def pick(infos: Sequence[PodInfo], verdicts: Sequence[Sequence[Verdict]], rng: random.Random) -> list[Pick]:
+def pick(
+    pods: Sequence[Mapping[str, Any]], verdicts: Sequence[Sequence[Verdict]], rng: random.Random
+) -> list[Pick]:
     """Per pod (in batch order), the best node over the shards' verdicts (``verdicts[shard][pod]``)."""
     stale = [False] * len(verdicts)
     picks: list[Pick] = []
-    for j, info in enumerate(infos):
+    for j, pod in enumerate(pods):
         column = [answers[j] for answers in verdicts]
         placed = [s for s, v in enumerate(column) if v.node]
         if not placed:
             if any(stale):
                 picks.append(Pick(retry=True))
             else:
-                picks.append(
-                    Pick(message=fit_error(info, column), resolvable=sum(v.resolvable for v in column))
-                )
+                message = fit_error(PodInfo.from_pod(pod), column)
+                picks.append(Pick(message=message, resolvable=sum(v.resolvable for v in column)))
             continue
         top = max(column[s].score for s in placed)
         tied = [s for s in placed if column[s].score == top]
@@ -253,10 +262,9 @@ class ShardSet:
         self.count = len(self.refs)
         self.epoch = epoch
         self._changes: list[list[Change]] = [[] for _ in self.refs]
-        self._reservations: list[list[tuple[dict[str, Any], str]]] = [[] for _ in self.refs]
-        self._nodes: dict[
-            str, dict[str, Any]
-        ] = {}  # the slim nodes sent, to skip updates that change nothing
+        self._reservations: list[list[tuple[dict[str, Any], str, dict[str, Any]]]] = [[] for _ in self.refs]
+        # the slim nodes sent, to skip the updates that change nothing a table reads (heartbeats)
+        self._nodes: dict[str, dict[str, Any]] = {}
         self.counters = {"steps": 0, "changes": 0, "reservations": 0, "refused": 0}
 
     def owner(self, node_name: str) -> int:
@@ -289,9 +297,9 @@ class ShardSet:
     def forgotten(self, pod: Mapping[str, Any], node: str) -> None:
         self._changes[self.owner(node)].append(Change(op=FORGET, obj=pod_identity(pod), node=node))
 
-    def reserve(self, pod: dict[str, Any], node: str) -> None:
-        """Ask the owner of ``node`` to assume ``pod`` there, in the next step."""
-        self._reservations[self.owner(node)].append((pod, node))
+    def reserve(self, pod: dict[str, Any], node: str, slim: dict[str, Any] | None = None) -> None:
+        """Ask the owner of ``node`` to assume ``pod`` there in the next step (``slim``: its ``slim_pod``)."""
+        self._reservations[self.owner(node)].append((pod, node, slim or slim_pod(pod)))
 
     # -- the shards ----------------------------------------------------------------------------------------
 
@@ -302,20 +310,18 @@ class ShardSet:
         self._nodes.clear()
         await asyncio.gather(*(ref.call("reset", self.epoch) for ref in self.refs))
 
-    async def step(
-        self, pods: Sequence[Mapping[str, Any]], *, num_to_find: int, num_all_nodes: int
-    ) -> StepOutcome:
-        """Send every shard its changes and reservations, and ``pods`` to evaluate; wait for all answers."""
+    async def step(self, slim: list[dict[str, Any]], *, num_to_find: int, num_all_nodes: int) -> StepOutcome:
+        """Send every shard its changes and reservations, and the pods to evaluate (``slim_pod``s); wait for
+        all answers."""
         changes, self._changes = self._changes, [[] for _ in self.refs]
         reservations, self._reservations = self._reservations, [[] for _ in self.refs]
-        slim = [slim_pod(p) for p in pods]
         replies = await asyncio.gather(
             *(
                 ref.call(
                     "step",
                     self.epoch,
                     changes[i],
-                    [Reservation(pod=slim_pod(pod), node=node) for pod, node in reservations[i]],
+                    [Reservation(pod=light, node=node) for _, node, light in reservations[i]],
                     slim,
                     num_to_find,
                     num_all_nodes,
@@ -327,7 +333,7 @@ class ShardSet:
         self.counters["changes"] += sum(len(c) for c in changes)
         reserved: list[tuple[dict[str, Any], str, bool]] = []
         for sent, reply in zip(reservations, replies, strict=True):
-            for (pod, node), granted in zip(sent, reply.reserved, strict=True):
+            for (pod, node, _), granted in zip(sent, reply.reserved, strict=True):
                 reserved.append((pod, node, granted))
                 self.counters["reservations"] += 1
                 self.counters["refused"] += not granted

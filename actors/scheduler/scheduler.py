@@ -39,7 +39,6 @@ from actors.runtime.actor import Actor
 from actors.runtime.clock import Timer
 from actors.runtime.ref import ActorRef
 from actors.scheduler import coordinator, core, preemption
-from actors.scheduler.plugins import PodInfo
 from actors.scheduler.queue import SchedulingQueue, pod_key
 from actors.scheduler.shards import SchedulerShard
 from actors.scheduler.table import NodeTable
@@ -318,18 +317,16 @@ class Scheduler(Actor):
         if not batch and not shards.pending():
             return 0
         remote: list[dict[str, Any]] = []
-        infos: list[PodInfo] = []
         for pod in batch:
-            info = PodInfo.from_pod(pod, namespace_labels=self.namespace_labels)
-            if coordinator.needs_whole_cluster(info, self.table, self.namespace_labels):
+            if coordinator.needs_whole_cluster(pod, self.table, self.namespace_labels):
                 self.counters["routed"] += 1
                 await self._schedule(api, pod)
             else:
                 remote.append(pod)
-                infos.append(info)
+        slim = [coordinator.slim_pod(pod) for pod in remote]
         n = len(self.table)
         outcome = await shards.step(
-            remote, num_to_find=core.num_feasible_nodes_to_find(self.percentage, n), num_all_nodes=n
+            slim, num_to_find=core.num_feasible_nodes_to_find(self.percentage, n), num_all_nodes=n
         )
         for pod, node, granted in outcome.reserved:
             if granted:
@@ -340,18 +337,18 @@ class Scheduler(Actor):
                     self.pods.remove(pod)
                 self._retry.append(pod)
         now = self.clock.now()
-        picks = coordinator.pick(infos, outcome.verdicts, self.rng)
-        for pod, info, choice in zip(remote, infos, picks, strict=True):
+        picks = coordinator.pick(remote, outcome.verdicts, self.rng)
+        for pod, light, choice in zip(remote, slim, picks, strict=True):
             if pod_key(pod) not in self.queue:
                 continue  # deleted, or bound by someone else, while the shards were answering
-            if choice.resolvable and self._may_preempt(pod, info):
+            if choice.resolvable and self._may_preempt(pod):
                 await self._schedule(api, pod)  # DefaultPreemption reads the whole cache
                 continue
             self.counters["attempts"] += 1
             if choice.node is not None:
                 self.table.assume(pod, choice.node)
                 self.pods.add(pod, choice.node)
-                shards.reserve(pod, choice.node)
+                shards.reserve(pod, choice.node, light)
             elif choice.retry:
                 self.counters["retries"] += 1
                 self._retry.append(pod)
@@ -361,10 +358,12 @@ class Scheduler(Actor):
                 await self._unschedulable(api, pod, choice.message)
         return max(len(batch), 1)
 
-    def _may_preempt(self, pod: dict[str, Any], info: PodInfo) -> bool:
+    def _may_preempt(self, pod: dict[str, Any]) -> bool:
         """Whether ``DefaultPreemption`` could find victims for ``pod``: some pod has a lower priority."""
+        if (pod.get("spec") or {}).get("preemptionPolicy") == "Never":
+            return False
         lowest = self.pods.lowest_priority()
-        return not info.preempt_never and lowest is not None and lowest < preemption.pod_priority(pod)
+        return lowest is not None and lowest < preemption.pod_priority(pod)
 
     async def _bind(self, api: Any, pod: dict[str, Any], node: str) -> None:
         md = pod["metadata"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from actors.controllers import endpoints, framework
+from actors.controllers import endpoints, framework, subsets
 from actors.controllers.endpoints import EndpointsController
 from actors.controllers.framework import Context, DictCache, Obj
 from actors.controllers.informer import Informer, InformerCache
@@ -372,7 +372,7 @@ def test_a_controller_that_remembers_syncs_as_a_fresh_one_would(
         selector = endpoints.service_selector(svc)
         assert current is not None and selector is not None
         expected = endpoints.desired_subsets(svc, endpoints.selected_pods(cache, svc, selector))
-        truncated = endpoints.truncate(expected)
+        truncated = subsets.truncate(expected)
         assert current.get("subsets", []) == expected, f"step {step}"
         assert (endpoints.OVER_CAPACITY in current["metadata"]["annotations"]) == truncated
         _churn(rng, pods)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from actors.controllers import framework, ownership
 from actors.controllers.framework import DictCache, Patch
+from actors.controllers.informer import Informer, InformerCache
 from kube import labels, strategic_merge_patch
 
 Obj = dict[str, Any]
@@ -120,35 +123,74 @@ def test_candidates_are_the_controlled_and_the_orphans_that_may_match() -> None:
     assert names == ["match", "mine"]  # "other" is left out by the label index, not by claim
 
 
-def test_remembered_views_are_read_again_only_for_new_versions() -> None:
-    o = owner()
-    first = [pod("mine", "web", "owner-uid"), pod("match", "web"), pod("gone", "web", "owner-uid")]
-    cache = DictCache({"pods": first})
-    read: list[str] = []
-
+def _claims(o: Obj, read: list[str]) -> ownership.Claims[str]:
     def extra(obj: Obj) -> str:
         read.append(obj["metadata"]["name"])
         return str(obj["metadata"]["labels"]["app"])
 
-    views = ownership.Views(extra)
-    found = ownership.candidate_views(cache, "pods", o, selector_of(o), views)
-    assert [v.key for v in found] == ["default/gone", "default/match", "default/mine"]
-    assert [v.extra for v in found] == ["web", "web", "web"] and sorted(read) == ["gone", "match", "mine"]
-    views.done()
-    cache.remove("pods", first[2])
-    relabelled = pod("mine", "db", "owner-uid")
-    cache.put("pods", relabelled)
-    read.clear()
-    found = ownership.candidate_views(cache, "pods", o, selector_of(o), views)
-    assert read == ["mine"]  # only the new version is read; "match" is remembered
-    claimed = ownership.claim_views(o, framework.owner_reference(o), selector_of(o), "pods", found)
-    plain = ownership.claim(
-        o,
-        framework.owner_reference(o),
-        selector_of(o),
+    return ownership.Claims(
         "pods",
-        ownership.candidates(cache, "pods", o, selector_of(o)),
+        ownership.terms(o, selector_of(o)),
+        extra,
+        fits=lambda v: v.extra == "web",
+        eligible=lambda v: not v.terminating,
+        tally=lambda v: (1,),
     )
-    assert claimed == plain
-    assert [p["metadata"]["name"] for p in claimed.objects] == ["match"]  # "mine" no longer matches: released
-    assert [a.name for a in claimed.actions if isinstance(a, Patch)] == ["match", "mine"]
+
+
+@pytest.mark.parametrize("logged", [False, True], ids=["dict-cache", "informer-cache"])
+def test_claims_kept_in_step_read_only_new_versions_and_claim_as_claim_does(logged: bool) -> None:
+    o, rv = owner(), iter(range(1, 1000))
+    pods = [pod("mine", "web", "owner-uid"), pod("match", "web"), pod("gone", "web", "owner-uid")]
+    pods += [pod("theirs", "web", "other-uid"), pod("elsewhere", "web", namespace="other"), pod("db", "db")]
+    for p in pods:
+        p["metadata"]["resourceVersion"] = str(next(rv))
+    plain = DictCache({"pods": pods})
+    pod_informer = Informer("pods")
+    pod_informer.replace(pods, "0")
+    cache = InformerCache({"pods": pod_informer}) if logged else plain
+    read: list[str] = []
+    claims = _claims(o, read)
+
+    def check() -> None:
+        claims.sync(cache, o, selector_of(o))
+        expected = ownership.claim(
+            o,
+            framework.owner_reference(o),
+            selector_of(o),
+            "pods",
+            [
+                p
+                for p in ownership.candidates(plain, "pods", o, selector_of(o))
+                if not framework.is_terminating(p)
+            ],
+        )
+        assert claims.objects() == expected.objects
+        assert claims.actions(framework.owner_reference(o)) == expected.actions
+        assert claims.totals == [len(expected.objects)]
+
+    check()
+    others = {"theirs", "elsewhere"}  # in the label index, but no candidates: only a full look reads them
+    assert set(read) - others == {"gone", "match", "mine"}
+    read.clear()
+
+    def put(obj: Obj) -> None:
+        obj["metadata"]["resourceVersion"] = str(next(rv))
+        plain.put("pods", obj)
+        pod_informer.apply([("MODIFIED", obj)])
+
+    relabelled = pod("mine", "db", "owner-uid")  # no longer matches: released
+    put(relabelled)
+    plain.remove("pods", pods[2])
+    pod_informer.apply([("DELETED", pods[2])])
+    put(pod("late", "web"))  # a new orphan: adopted
+    going = pod("match", "web", deletionTimestamp="2023-11-14T22:13:20Z")  # terminating: left alone
+    put(going)
+    check()
+    assert set(read) - (set() if logged else others) == {"late", "match", "mine"}  # new versions, once
+    assert len(read) == len(set(read))
+    assert [p["metadata"]["name"] for p in claims.objects()] == ["late"]
+    assert [a.name for a in claims.actions(framework.owner_reference(o)) if isinstance(a, Patch)] == [
+        "late",
+        "mine",
+    ]

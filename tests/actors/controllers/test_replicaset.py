@@ -10,6 +10,7 @@ import pytest
 
 from actors.controllers import framework, ownership, replicaset
 from actors.controllers.framework import Context, Create, Delete, DictCache, Event, Patch, Pending
+from actors.controllers.informer import DELETED, MODIFIED, Informer, InformerCache
 from actors.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kube import meta
 from tests.actors.controllers import sim
@@ -447,22 +448,38 @@ def test_refused_pod_writes_record_failed_create_and_failed_delete() -> None:
 # -- remembering across syncs --------------------------------------------------------------------------------
 
 
+def mirrored(cache: DictCache, informers: dict[str, Informer]) -> InformerCache:
+    """The objects of ``cache`` delivered to ``informers`` as watch events (an object that is not the one an
+    informer holds is a new version): an informer's cache, which keeps a change log."""
+    for resource, informer in informers.items():
+        objects = {framework.key_of(o): o for o in cache.objects(resource)}
+        held = {framework.key_of(o): o for o in informer.objects()}
+        events = [(DELETED, o) for k, o in held.items() if k not in objects]
+        events += [(MODIFIED, o) for k, o in objects.items() if held.get(k) is not o]
+        informer.apply(events)
+    return InformerCache(informers)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_controller_that_remembers_syncs_as_a_fresh_one_would(seed: int) -> None:
     """What a sync read of each pod is reused for the pods that did not change, and only for those."""
     rng = random.Random(seed)
     s = sim.Sim()
     rs = rs_in(s, 30)
-    remembering = ReplicaSetController()
+    remembering, logging = ReplicaSetController(), ReplicaSetController()
+    informers = {r: Informer(r) for r in ("pods", "replicasets")}
     for step in range(20):
         ctx = Context(now=s.now)
         result = remembering.reconcile("default/web", s.cache, ctx)
         assert result == ReplicaSetController().reconcile("default/web", s.cache, ctx), f"step {step}"
+        logged = mirrored(s.cache, informers)
+        assert result == logging.reconcile("default/web", logged, ctx), f"step {step}"
         s.apply(result.actions)
         s.start_pods()
         pods = s.cache.objects("pods")
         for p in rng.sample(pods, min(5, len(pods))):
             changed = meta.deep_copy(p)
+            changed["metadata"]["resourceVersion"] += f".{step}"  # a new version, as the apiserver would say
             what = rng.choice(["unready", "failed", "orphan", "relabel", "terminating"])
             if what == "unready":
                 changed["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
@@ -478,5 +495,6 @@ def test_a_controller_that_remembers_syncs_as_a_fresh_one_would(seed: int) -> No
         if step == 10:
             scaled = meta.deep_copy(s.cache.get("replicasets", "default", "web") or rs)
             scaled["spec"]["replicas"] = 12
+            scaled["metadata"]["resourceVersion"] += ".scaled"
             s.cache.put("replicasets", scaled)
         s.tick(5)

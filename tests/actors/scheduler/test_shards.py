@@ -59,8 +59,7 @@ def sharded(
         )
         for i, t in enumerate(tables)
     ]
-    infos = [PodInfo.from_pod(p) for p in pods]
-    return coordinator.pick(infos, verdicts, random.Random(seed)), verdicts
+    return coordinator.pick(pods, verdicts, random.Random(seed)), verdicts
 
 
 def test_a_node_belongs_to_one_shard_by_a_stable_hash_of_its_name() -> None:
@@ -353,14 +352,13 @@ def test_pods_whose_plugins_read_several_nodes_are_scheduled_on_the_whole_cache(
     bound: list[tuple[dict[str, Any], str]],
     whole: bool,
 ) -> None:
-    info = PodInfo.from_pod(incoming)
-    assert coordinator.needs_whole_cluster(info, table_of(nodes, bound)) is whole
+    assert coordinator.needs_whole_cluster(incoming, table_of(nodes, bound)) is whole
 
 
 def test_a_nominated_pod_is_scheduled_on_the_whole_cache() -> None:
     nominated = pod()
     nominated["status"] = {"nominatedNodeName": "n1"}
-    assert coordinator.needs_whole_cluster(PodInfo.from_pod(nominated), table_of(PLAIN_NODES))
+    assert coordinator.needs_whole_cluster(nominated, table_of(PLAIN_NODES))
 
 
 # --- the actors: a store, an apiserver, fake nodes and a sharded scheduler ---------------------------------
