@@ -18,7 +18,9 @@ Pod startup latency is upstream's (clusterloader2's ``pod_startup``): the time t
 Running and Ready minus its ``creationTimestamp`` (whole seconds, so it reads up to 1 s long); the
 ``watched`` latency is from the watcher's first sighting of the pod instead (no rounding, but it starts
 only once the pod's ADDED event arrives). Every figure is in wall seconds (cluster seconds divided by
-``--time-scale``). ``cpu s`` is this process's CPU time in the phase (local backend: the whole cluster).
+``--time-scale``). ``cpu s`` is this process's CPU time in the phase (local backend: the whole cluster),
+``cpu ms/pod`` the same per pod of the phase; ``writes/pod`` counts every store write of the phase (the
+store's revision moved by it: pods, bindings, status updates, events, EndpointSlices, heartbeats) per pod.
 
 Anchors: upstream's SLO is pod startup p99 <= 5 s; a default kube-controller-manager creates about 20 pods/s.
 Goal: >= 1,000 pods/s end to end (10,000 pods Ready in <= 10 s) with startup p99 <= 5 s, on 2 cores.
@@ -428,6 +430,7 @@ async def _phase(
     current = await api.call("get", "deployments", NAMESPACE, APP)
     generation = int(current["metadata"].get("generation") or 0) + 1
     await watcher.call("begin", name=name, target=target, min_generation=generation)
+    revision = await _store_revision(api)
     cpu, began = _cpu_seconds(), time.monotonic()
     await api.call("patch", "deployments", NAMESPACE, APP, patch[0], patch[1])
     timed_out, lag = False, 0.0
@@ -455,11 +458,20 @@ async def _phase(
     wall = time.monotonic() - began
     row: dict[str, Any] = await watcher.call("report")
     row["timed_out"] = timed_out
+    row["store_writes"] = await _store_revision(api) - revision
+    row["writes_per_pod"] = row["store_writes"] / max(target, 1)
     if system.backend == "local":  # the whole cluster runs on this process's loop
         row["cpu_s"] = _cpu_seconds() - cpu
         row["cores"] = row["cpu_s"] / wall
+        row["cpu_ms_per_pod"] = 1000 * row["cpu_s"] / max(target, 1)
         row["loop_lag_max_s"] = lag
     return row
+
+
+async def _store_revision(api: ActorRef) -> int:
+    """The store's revision now (a quorum list: every write of the cluster bumps it by one)."""
+    listed = await api.call("list_objects", "namespaces", None, limit=1)
+    return int(listed["metadata"]["resourceVersion"])
 
 
 async def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -563,6 +575,8 @@ COLUMNS = [
     ("startup_p99_s", "STARTUP P99 S"),
     ("watched_p99_s", "WATCHED P99 S"),
     ("cpu_s", "CPU S"),
+    ("cpu_ms_per_pod", "CPU MS/POD"),
+    ("writes_per_pod", "WRITES/POD"),
 ]
 
 
