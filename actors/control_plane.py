@@ -82,12 +82,16 @@ async def start(
     names = [m.name for m in members]
     leader = await wait_for_leader(system.ref, names)
     say(f" ✓ store: {store_members} members, leader {leader}")
+    home, others = control_hosts(system)
     api = await system.spawn(
-        "apiserver-0", ApiServer, kwargs={"store_members": names, "port": api_port, **(apiserver or {})}
+        "apiserver-0",
+        ApiServer,
+        kwargs={"store_members": names, "port": api_port, **(apiserver or {})},
+        host=home,
     )
     port = int((await api.call("info"))["port"])
     await system.spawn("node-lifecycle-controller", NodeLifecycleController)
-    await spawn_scheduler(system, "scheduler", shards=scheduler_shards)
+    await spawn_scheduler(system, "scheduler", shards=scheduler_shards, host=home, shard_hosts=others)
     await system.spawn(
         "kube-controller-manager", ControllerManager, kwargs={"controllers": controllers or ["*"]}
     )
@@ -107,6 +111,17 @@ async def start(
     plane = ControlPlane(system=system, members=names, api_port=port, node_manager=manager)
     plane._task = asyncio.ensure_future(manager.run())
     return plane
+
+
+def control_hosts(system: ActorSystem) -> tuple[str | None, list[str | None]]:
+    """Where the apiserver and the scheduler go, and where the scheduler's shards go. On Ray: the apiserver
+    and the scheduler together on the first host (bindings are then local calls), the shards on the other
+    hosts in turn (shard i on host i+1, so K shards on more than K hosts never share one), wrapping round to
+    the first host only when there are more shards than other hosts. Locally: placement's choice."""
+    hosts: list[str | None] = list(getattr(system, "host_ids", None) or [])
+    if len(hosts) < 2:
+        return None, []
+    return hosts[0], [*hosts[1:], hosts[0]]
 
 
 async def _registered(system: ActorSystem, nodes: list[NodeConfig], say: Callable[[str], None]) -> None:
