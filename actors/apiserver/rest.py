@@ -408,6 +408,8 @@ class Rest:
         old_md = old["metadata"]
         if subresource == "status":
             new = strategies.prepare_for_status_update(obj, old)
+        elif subresource == "finalize":
+            new = strategies.prepare_for_finalize(obj, old)
         else:
             new = obj
             md = new["metadata"]
@@ -525,7 +527,8 @@ class Rest:
                 changed["metadata"]["finalizers"] = finalizers
                 return changed
             return obj
-        if not finalizers and not is_namespace and grace == 0:
+        held = is_namespace and bool((obj.get("spec") or {}).get("finalizers"))  # the namespace controller's
+        if not finalizers and not held and grace == 0:
             return None
         marked = meta.deep_copy(obj)
         mmd = marked["metadata"]

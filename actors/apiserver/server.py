@@ -272,14 +272,14 @@ class ApiServer(Actor):
             self.http.abort()
 
     async def run(self) -> None:
-        """Keep the store watches alive, finish namespaces being deleted, compact the store."""
+        """Keep the store watches alive, compact the store (the namespace controller empties and finalizes
+        namespaces being deleted)."""
         next_compaction = self.clock.now() + self.compaction_interval
         while True:
             await self.sleep(_WATCH_CHECK * self.clock.time_scale)
             try:
                 await self.client.follow_leader()
                 await self._check_watches()
-                await self._finalize_namespaces()
                 if self.compaction_interval and self.clock.now() >= next_compaction:
                     next_compaction = self.clock.now() + self.compaction_interval
                     await self._compact()
@@ -438,37 +438,6 @@ class ApiServer(Actor):
         except status.ApiError as error:
             if error.reason != "AlreadyExists":
                 raise
-
-    async def _finalize_namespaces(self) -> None:
-        assert self.rest is not None
-        namespaces = self.registry.by_resource("", "v1", "namespaces")
-        assert namespaces is not None
-        for ns in list(self.caches[namespaces].objects.values()):
-            if not ns["metadata"].get("deletionTimestamp"):
-                continue
-            name = ns["metadata"]["name"]
-            inside = Filter(namespace=name)  # the caches' namespace index: only what the namespace holds
-            for kind, cache in self.caches.items():
-                if not kind.namespaced:
-                    continue
-                for obj in cache.select(inside):
-                    try:
-                        await self.rest.delete(
-                            kind,
-                            name,
-                            obj["metadata"]["name"],
-                            rest.DeleteOptions(grace_period_seconds=0, propagation_policy="Background"),
-                        )
-                    except status.ApiError as error:
-                        if error.reason != "NotFound":
-                            raise
-            if any(cache.select(inside) for kind, cache in self.caches.items() if kind.namespaced):
-                continue  # something is still going (a pod with finalizers); look again next time
-            try:
-                await self.objects.delete(namespaces, ns, int(ns["metadata"]["resourceVersion"]))
-            except status.ApiError as error:
-                if error.reason not in ("NotFound", "Conflict"):
-                    raise
 
     # -- ServiceAccount tokens ----------------------------------------------------------------------------
 

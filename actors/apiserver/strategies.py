@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kube import defaults, kinds, quantity
+from kube import defaults, kinds, meta, quantity
 
 GENERATION_RESOURCES = frozenset(
     {
@@ -63,6 +63,11 @@ def prepare_for_create(kind: kinds.Kind, obj: dict[str, Any]) -> None:
 
 def prepare_for_update(kind: kinds.Kind, new: dict[str, Any], old: dict[str, Any]) -> None:
     """A main-resource update: status is kept from ``old`` (for kinds with a status subresource)."""
+    if kind.group == "" and kind.resource == "namespaces":  # only ``finalize`` changes spec.finalizers
+        new["spec"] = {
+            **(new.get("spec") or {}),
+            "finalizers": list((old.get("spec") or {}).get("finalizers") or []),
+        }
     if has_status(kind) and "status" in old:
         new["status"] = old["status"]
     elif has_status(kind):
@@ -70,6 +75,14 @@ def prepare_for_update(kind: kinds.Kind, new: dict[str, Any], old: dict[str, Any
     if tracks_generation(kind):
         generation = int(old["metadata"].get("generation") or 1)
         new["metadata"]["generation"] = generation + 1 if spec_changed(new, old) else generation
+
+
+def prepare_for_finalize(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """``namespaces/<name>/finalize``: ``old`` with the new ``spec.finalizers`` and nothing else."""
+    finalize = meta.deep_copy(old)
+    finalizers = (new.get("spec") or {}).get("finalizers")
+    finalize.setdefault("spec", {})["finalizers"] = list(finalizers) if isinstance(finalizers, list) else []
+    return finalize
 
 
 def prepare_for_status_update(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:

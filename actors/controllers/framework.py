@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kube import errors, labels, meta
@@ -198,7 +198,25 @@ class Update:
     subresource: str = ""
 
 
-Action = Create | Delete | Patch | Update | Event
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """Work that needs the apiserver's answers as it goes (upstream's namespace deleter lists what is left
+    after its deletes): ``work(api)`` is awaited with the internal API. It may raise ``Requeue`` to have
+    the key looked at again later without counting as a failure."""
+
+    work: Callable[[Any], Awaitable[None]]
+    what: str = ""
+
+
+class Requeue(Exception):
+    """Raised by a ``Run``'s work: not done yet, look again after ``after`` cluster seconds."""
+
+    def __init__(self, after: float, message: str = "") -> None:
+        super().__init__(message or f"not done: again in {after:g} s")
+        self.after = after
+
+
+Action = Create | Delete | Patch | Update | Event | Run
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)

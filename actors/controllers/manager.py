@@ -229,6 +229,9 @@ class Writer:
             namespace = (action.body.get("metadata") or {}).get("namespace") or None
             await api.call("update", action.resource, namespace, action.body, subresource=action.subresource)
             return True, _name_of(action.body)
+        if isinstance(action, framework.Run):
+            await action.work(api)
+            return True, ""
         self._record(action)
         return True, ""
 
@@ -449,6 +452,11 @@ class ControllerManager(Actor):
         assert loop.writer is not None
         try:
             await loop.writer.carry_out(key, result.actions)
+        except framework.Requeue as later:
+            log.debug("%s: %s: %s", controller.name, key, later)
+            queue.forget(key)
+            queue.add_after(key, later.after)
+            return
         except Exception as error:
             loop.errors += 1
             log.info("%s: error syncing %s, requeuing: %s", controller.name, key, error)

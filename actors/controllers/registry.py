@@ -28,6 +28,7 @@ def factories() -> dict[str, Factory]:
         garbage_collector,
         hpa,
         job,
+        namespace,
         replicaset,
         statefulset,
     )
@@ -45,4 +46,5 @@ def factories() -> dict[str, Factory]:
         "garbagecollector": garbage_collector.GarbageCollector,
         "endpoint": endpoints.EndpointsController,
         "endpointslice": endpointslice.EndpointSliceController,
+        "namespace": namespace.NamespaceController,
     }

@@ -563,6 +563,20 @@ def test_delete_cascade_background_removes_everything_after_the_owner(
     eventually(emptied, what="the ReplicaSet and pods gone")
 
 
+def test_delete_namespace_waits_until_the_controller_emptied_and_finalized_it(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.apply(deployment("web", namespace, replicas=2))
+    rolled_out(kubectl, "deployment", "web", namespace)
+    # kubectl waits for the namespace to go: the namespace controller deletes its content, then finalizes it
+    assert kubectl.ok("delete", "namespace", namespace, "--timeout=60s").strip() == (
+        f'namespace "{namespace}" deleted'
+    )
+    gone = kubectl.run("get", "namespace", namespace)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
+    assert kubectl.ok("get", "pods,replicasets,deployments", "-n", namespace).strip() == ""
+
+
 # -- StatefulSets, DaemonSets ------------------------------------------------------------------------------
 
 POD_EVENTS = (
