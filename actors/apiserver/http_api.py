@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from actors.apiserver import discovery, openapi, proxies, rest, status, tables
@@ -72,6 +72,7 @@ class HttpApi:
         aggregated: Callable[[str, kinds.Kind, str | None, str | None, dict[str, str]], Awaitable[Any]]
         | None = None,
         pod_logs: Callable[[str, str, dict[str, str]], Awaitable[bytes]] | None = None,
+        follow_pod_logs: Callable[[str, str, dict[str, str]], AsyncIterator[bytes]] | None = None,
     ) -> None:
         self.rest = rest
         self.registry = registry
@@ -87,6 +88,7 @@ class HttpApi:
         self.issue_token = issue_token
         self.aggregated = aggregated  # metrics.k8s.io, as kube-aggregator proxies it to metrics-server
         self.pod_logs = pod_logs  # pods/log, as the apiserver proxies it to the pod's kubelet
+        self.follow_pod_logs = follow_pod_logs  # pods/log?follow=true, streamed
         self.requests: collections.Counter[tuple[str, str, int]] = collections.Counter()
         self.watches = 0
         self._openapi_cache: dict[str, bytes] = {}
@@ -325,6 +327,8 @@ class HttpApi:
                 assert namespace is not None
                 if self.pod_logs is None:
                     return hs.Response(body=b"", content_type="text/plain")
+                if _flag(query, "follow") and self.follow_pod_logs is not None:
+                    return await self._follow(request, self.follow_pod_logs(namespace, name, request.query))
                 return hs.Response(
                     body=await self.pod_logs(namespace, name, request.query), content_type="text/plain"
                 )
@@ -475,6 +479,21 @@ class HttpApi:
         return _scale(kind, updated)
 
     # -- watch ---------------------------------------------------------------------------------------------
+
+    async def _follow(self, request: hs.Request, chunks: AsyncIterator[bytes]) -> Any:
+        """``kubectl logs -f``: the first chunk comes after the request's checks (a refusal is an ordinary
+        error answer), then the log streams in chunks until the container stops or the client goes."""
+        try:
+            first = await anext(chunks)
+            writer = await request.stream(content_type="text/plain")
+            if first:
+                await writer.write(first)
+            async for chunk in chunks:
+                if chunk:
+                    await writer.write(chunk)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        return hs.STREAMED
 
     async def _watch(
         self, request: hs.Request, kind: kinds.Kind, namespace: str | None, options: rest.ListOptions

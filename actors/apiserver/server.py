@@ -27,7 +27,7 @@ import dataclasses
 import functools
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from actors.apiserver import allocators, authn, proxies, rbac, rest, status, storage
@@ -197,6 +197,7 @@ class ApiServer(Actor):
             ready=lambda: self.ready,
             aggregated=self._aggregated,
             pod_logs=self._pod_logs,
+            follow_pod_logs=self._follow_pod_logs,
         )
         self.http = hs.HttpServer(
             self.api.handle, host=self.host, port=self.port, ssl_context=self.ssl_context
@@ -493,6 +494,12 @@ class ApiServer(Actor):
         assert self.rest is not None
         return await proxies.pod_logs(
             self.rest, self.kind("pods"), self.ref, self.clock.now(), namespace, name, query
+        )
+
+    def _follow_pod_logs(self, namespace: str, name: str, query: dict[str, str]) -> AsyncIterator[bytes]:
+        assert self.rest is not None
+        return proxies.follow_pod_logs(
+            self.rest, self.kind("pods"), self.ref, self.clock, namespace, name, query
         )
 
     async def _aggregated(

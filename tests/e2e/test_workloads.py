@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -861,3 +862,27 @@ def test_kubectl_logs_prints_what_the_container_echoed(kubectl: Kubectl, namespa
     kubectl.ok("wait", "--for=condition=Ready", "pod/hello", "-n", namespace, WAIT)
     assert kubectl.ok("logs", "hello", "-n", namespace) == "hello\n"
     assert kubectl.ok("logs", "pod/hello", "-c", "main", "-n", namespace) == "hello\n"
+
+
+def test_kubectl_logs_follow_streams_each_line_until_the_container_exits(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    script = "echo one; sleep 20; echo two; sleep 20; echo three"  # 40 cluster seconds: 4 s here
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "talker", "namespace": namespace},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", script]}],
+        },
+    }
+    kubectl.apply(yaml.safe_dump(pod))
+    kubectl.ok("wait", "--for=condition=Ready", "pod/talker", "-n", namespace, WAIT)
+    began = time.monotonic()
+    followed = kubectl.ok("logs", "-f", "talker", "-n", namespace)
+    assert followed == "one\ntwo\nthree\n"  # the lines written after kubectl started came too
+    assert time.monotonic() - began >= 1.0  # it waited for them, and returned once the container exited
+    assert kubectl.ok("logs", "talker", "-n", namespace, "--limit-bytes=4", "-f") == "one\n"
+    refused = kubectl.fails("logs", "-f", "nothere", "-n", namespace)
+    assert 'pods "nothere" not found' in refused
