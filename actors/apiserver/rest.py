@@ -346,6 +346,13 @@ class Rest:
                 old = await self._current(kind, namespace, name, cached=False)  # the cache may lag
             if wanted and wanted != old["metadata"]["resourceVersion"]:
                 raise status.conflict(kind, name)
+            uid, current_uid = obj["metadata"].get("uid"), old["metadata"].get("uid")
+            if uid and uid != current_uid:  # upstream's UID precondition, taken from the object sent
+                raise status.conflict(
+                    kind,
+                    name,
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: {current_uid}",
+                )
             try:
                 return await self._write_update(kind, obj, old, subresource=subresource, dry_run=dry_run)
             except status.ApiError as error:

@@ -187,6 +187,16 @@ async def test_an_existing_name_is_a_conflict_and_a_stale_update_too(cluster: Cl
         'Operation cannot be fulfilled on pods "web": the object has been modified; '
         "please apply your changes to the latest version and try again"
     )
+    current = (await request(cluster, "GET", "/api/v1/namespaces/default/pods/web"))[1]
+    other = {**current, "metadata": {**current["metadata"], "uid": "not-its-uid"}}
+    code, refused = await request(cluster, "PUT", "/api/v1/namespaces/default/pods/web", other)
+    assert (code, refused["reason"]) == (409, "Conflict")  # upstream's UID precondition, from the body
+    assert refused["message"] == (
+        'Operation cannot be fulfilled on pods "web": Precondition failed: UID in precondition: not-its-uid, '
+        f"UID in object meta: {current['metadata']['uid']}"
+    )
+    kept = (await request(cluster, "GET", "/api/v1/namespaces/default/pods/web"))[1]
+    assert kept["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]  # nothing written
 
 
 async def test_list_by_label_and_field_selectors_and_pages(cluster: Cluster) -> None:
