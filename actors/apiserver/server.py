@@ -26,6 +26,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -139,7 +140,8 @@ class ApiServer(Actor):
         self._internal_watches: dict[int, _InternalWatch] = {}
         self._to_flush: list[_InternalWatch] = []  # internal watches with events to send
         self._flush_scheduled = False
-        self._next_watch = 1
+        # watch ids of this incarnation: a restarted apiserver never takes an old id for one of its own
+        self._next_watch = (int.from_bytes(os.urandom(4), "big") << 24) + 1
         self.http: hs.HttpServer | None = None
         self.api: HttpApi | None = None
         self.rest: rest.Rest | None = None
@@ -663,6 +665,12 @@ class ApiServer(Actor):
         )
         self._internal_watches[watch_id] = internal
         return watch_id
+
+    async def live_watches(self, watch_ids: list[int]) -> list[int]:
+        """Which of these internal watches this apiserver still serves: a watcher whose watch is not among
+        them (the apiserver restarted, or ended it) lists and watches again, as a client whose watch
+        connection broke."""
+        return [w for w in watch_ids if w in self._internal_watches]
 
     def _woken(self, internal: _InternalWatch) -> None:
         """An internal watch has events: send them on the next loop turn, with every other woken watch."""

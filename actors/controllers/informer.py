@@ -375,6 +375,20 @@ class InformerSet:
             self._stop(stale)
         return True
 
+    async def check(self, api: ActorRef) -> bool:
+        """Ask the apiserver whether it still serves every watch here; forget those it does not (it
+        restarted: its watches went with it) and return False when there were any (call ``sync``)."""
+        ids = list(self._by_watch)
+        if not ids:
+            return True
+        live = set(await api.call("live_watches", ids))
+        for watch_id in ids:
+            if watch_id not in live:
+                informer = self._by_watch.pop(watch_id)
+                informer.watch_id = None
+                log.info("%s: watch of %s is gone from the apiserver", self.watcher, informer.resource)
+        return len(live) == len(ids)
+
     def _stop(self, watch_id: int) -> None:
         """Ask the apiserver to end a watch nobody here reads (one a previous incarnation started)."""
         if self._api is not None and watch_id not in self._stopped:

@@ -52,6 +52,7 @@ from actors.controllers import expectations as expectations_
 from actors.controllers import framework, informer, workqueue
 from actors.controllers import registry as registry_
 from actors.runtime.actor import Actor
+from actors.runtime.ref import ActorRef
 from kube import meta
 
 log = logging.getLogger("kubemu.controllers.manager")
@@ -64,6 +65,7 @@ DEFAULT_WORKERS = 5
 SLOW_START_INITIAL_BATCH = 1
 MAX_PENDING_EVENTS = 1000
 LIST_RETRY = 1.0  # cluster seconds between failed list-and-watch attempts
+WATCH_CHECK = 10.0  # cluster seconds between checks that the apiserver still serves the informers' watches
 WATCH_METHOD = "on_watch_events"
 POD_METRICS = "podmetrics"  # metrics.k8s.io PodMetrics, polled from metrics-server, not watched
 METRICS_PERIOD = 15.0  # --horizontal-pod-autoscaler-sync-period
@@ -352,6 +354,7 @@ class ControllerManager(Actor):
             loop.writer = Writer(api=api, expectations=loop.expectations, record=self._recorder_for(loop))
         if POD_METRICS in self.informers.informers:
             self.start_task(self._poll_metrics(), name="metrics")
+        self.start_task(self._check_watches(api), name="watch-check")
         started = False
         while True:
             if not self.informers.watching:
@@ -371,6 +374,17 @@ class ControllerManager(Actor):
                 await self._resync.wait()
 
     # -- informers -----------------------------------------------------------------------------------------
+
+    async def _check_watches(self, api: ActorRef) -> None:
+        """Every ``WATCH_CHECK`` seconds, whether the apiserver still serves the informers' watches (a
+        restarted apiserver lost them; its watchers would otherwise wait for events forever)."""
+        while True:
+            await self.sleep(WATCH_CHECK)
+            try:
+                if not await self.informers.check(api):
+                    self._resync.set()
+            except Exception as error:  # the apiserver is away: the next check asks again
+                log.info("%s: watches not checked: %s", self.name, error)
 
     async def _poll_metrics(self) -> None:
         """``podmetrics`` for the HPA: metrics-server's PodMetrics, read every ``METRICS_PERIOD`` as the

@@ -243,6 +243,21 @@ async def _true(value: bool) -> bool:
     return value
 
 
+async def test_a_restarted_apiserver_is_noticed_and_the_informers_watch_it_again(cluster: Cluster) -> None:
+    await start_manager(cluster, ConfigMapsPerSecret())
+    await cluster.system.restart("apiserver-0")  # its internal watches are gone with it
+
+    async def serving() -> bool:
+        return bool((await cluster.apiserver.call("info"))["ready"])
+
+    await eventually(serving)
+    await cluster.apiserver.call("create", "secrets", "default", a_secret("after", "x"))
+    # the manager finds its watches gone (a check every WATCH_CHECK cluster seconds) and watches again
+    await eventually(lambda: configmaps(cluster, "after-"))
+    stats = await manager_stats(cluster)
+    assert stats["informers"]["secrets"]["watches"] >= 2
+
+
 def test_controllers_are_resolved_by_name_as_the_controllers_flag() -> None:
     registry = {"mirror": ConfigMapsPerSecret, "other": ConfigMapsPerSecret}
     assert [c.name for c in manager.resolve(["mirror"], registry)] == ["mirror-controller"]
