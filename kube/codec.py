@@ -19,6 +19,7 @@ promises:
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import msgpack
@@ -74,10 +75,20 @@ def from_json(data: bytes | bytearray | memoryview | str) -> Any:
         raise errors.CodecError("json: exceeded max depth") from e
 
 
+_PACKERS = threading.local()  # one reusable Packer per thread: ``packb`` builds a new one per call
+
+
+def _packer() -> msgpack.Packer:
+    packer: msgpack.Packer | None = getattr(_PACKERS, "packer", None)
+    if packer is None:
+        packer = _PACKERS.packer = msgpack.Packer(use_bin_type=True)
+    return packer
+
+
 def to_msgpack(obj: Any) -> bytes:
     """msgpack with str as str and bytes as bin (``use_bin_type``); ``CodecError`` for other types."""
     try:
-        data: bytes = msgpack.packb(obj, use_bin_type=True)
+        data: bytes = _packer().pack(obj)  # the packer empties its buffer after each call, or a failure
     except (TypeError, ValueError, OverflowError) as e:
         raise errors.CodecError(f"msgpack: cannot encode: {e}") from e
     return data

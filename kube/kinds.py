@@ -35,6 +35,11 @@ class Kind:
     subresources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
 
+    def __hash__(self) -> int:
+        # Kinds key the apiserver's caches and are hashed several times per request: three fields say
+        # which resource it is (equal kinds agree on them), so the other seven need not be hashed.
+        return hash((self.group, self.version, self.resource))
+
     def __post_init__(self) -> None:
         if not self.singular:
             object.__setattr__(self, "singular", self.kind.lower())

@@ -155,16 +155,16 @@ def generate_name(prefix: str, rng: random.Random) -> str:
     return prefix[:MAX_GENERATED_NAME_LENGTH] + generate_name_suffix(rng)
 
 
+_UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)  # the random bits a version 4 UUID keeps
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC variant
+
+
 def new_uid(rng: random.Random) -> str:
     """An RFC 4122 version 4 UUID drawn from ``rng`` (the same seed gives the same UIDs).
 
     Formatted by hand: ``uuid.UUID(int=..., version=4)`` costs several times more, on every create.
     """
-    bits = rng.getrandbits(128)
-    bits = (
-        (bits & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
-    )  # version 4, RFC variant
-    text = f"{bits:032x}"
+    text = f"{rng.getrandbits(128) & _UUID_KEEP | _UUID_SET:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

@@ -51,10 +51,11 @@ def validate_config_map(config_map: Mapping[str, Any]) -> list[FieldError]:
     data, binary = f.mapping(config_map.get("data")), f.mapping(config_map.get("binaryData"))
     size = 0
     for k, v in data.items():
-        errs.extend(f.invalid(f.key("data", k), k, m) for m in f.is_config_map_key(k))
+        if problems := f.is_config_map_key(k):
+            errs.extend(f.invalid(f.key("data", k), k, m) for m in problems)
         if k in binary:
             errs.append(f.invalid(f.key("data", k), k, "duplicate of key present in binaryData"))
-        size += len(f.text(v).encode())
+        size += len(v.encode()) if type(v) is str else len(f.text(v).encode())
     for k, v in binary.items():
         errs.extend(f.invalid(f.key("binaryData", k), k, m) for m in f.is_config_map_key(k))
         size += _decoded_size(v)

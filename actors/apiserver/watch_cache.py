@@ -267,6 +267,8 @@ class WatchCache:
         watcher.wake()
 
     def _dispatch(self, event: Event) -> None:
+        if not self._groups and not self._by_node:
+            return  # nobody watches this resource
         overflowed: list[Watcher] = []
         for filter, group in list(self._groups.items()):
             converted = self._convert(event, filter)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgpack
@@ -45,6 +46,7 @@ class _Schema:
     cls: type
     names: tuple[str, ...]
     enums: tuple[tuple[int, dict[Any, Any]], ...]  # (index of the field, value -> enum member) to rebuild
+    fields: Callable[[Any], tuple[Any, ...]]  # every field's value, in order, in one call
 
 
 def _schema(cls: type) -> _Schema:
@@ -55,7 +57,10 @@ def _schema(cls: type) -> _Schema:
         for i, name in enumerate(names)
         if isinstance(hints[name], type) and issubclass(hints[name], enum.Enum)
     )
-    return _Schema(cls, names, enums)
+    getter = operator.attrgetter(*names) if names else (lambda obj: ())
+    # attrgetter of a single name returns the value, not a 1-tuple
+    fields = getter if len(names) > 1 else (lambda obj: (getter(obj),) if names else ())
+    return _Schema(cls, names, enums, fields)
 
 
 _SCHEMAS = tuple(_schema(cls) for cls in _TYPES)
@@ -76,13 +81,14 @@ def decode(entry: bytes) -> list[types.Proposal]:
 def _row(request: Any) -> list[Any]:
     tag = _TAG[type(request)]
     if tag == _TXN:
+        compare_fields = _COMPARE.fields
         return [
             tag,
-            [[getattr(c, n) for n in _COMPARE.names] for c in request.compare],
+            [compare_fields(c) for c in request.compare],
             [_row(op) for op in request.success],
             [_row(op) for op in request.failure],
         ]
-    return [tag, *[getattr(request, n) for n in _SCHEMAS[tag].names]]
+    return [tag, *_SCHEMAS[tag].fields(request)]
 
 
 def _request(row: list[Any]) -> Any:

@@ -50,20 +50,27 @@ _SORT_KEYS: dict[types.SortTarget, Callable[[types.KeyValue], Any]] = {
     types.SortTarget.VALUE: operator.attrgetter("value"),
 }
 
-_COMPARE_FIELDS: dict[types.CompareTarget, Callable[[types.KeyValue], Any]] = {
-    types.CompareTarget.VERSION: operator.attrgetter("version"),
-    types.CompareTarget.CREATE: operator.attrgetter("create_revision"),
-    types.CompareTarget.MOD: operator.attrgetter("mod_revision"),
-    types.CompareTarget.VALUE: operator.attrgetter("value"),
-    types.CompareTarget.LEASE: operator.attrgetter("lease"),
-}
+# Indexed by the enums' values (a tuple index is cheaper than hashing an enum member, on every compare).
+_COMPARE_FIELDS: tuple[Callable[[types.KeyValue], Any], ...] = tuple(
+    {
+        types.CompareTarget.VERSION: operator.attrgetter("version"),
+        types.CompareTarget.CREATE: operator.attrgetter("create_revision"),
+        types.CompareTarget.MOD: operator.attrgetter("mod_revision"),
+        types.CompareTarget.VALUE: operator.attrgetter("value"),
+        types.CompareTarget.LEASE: operator.attrgetter("lease"),
+    }[target]
+    for target in types.CompareTarget
+)
 
-_COMPARE_RESULTS: dict[types.CompareResult, Callable[[Any, Any], bool]] = {
-    types.CompareResult.EQUAL: operator.eq,
-    types.CompareResult.NOT_EQUAL: operator.ne,
-    types.CompareResult.LESS: operator.lt,
-    types.CompareResult.GREATER: operator.gt,
-}
+_COMPARE_RESULTS: tuple[Callable[[Any, Any], bool], ...] = tuple(
+    {
+        types.CompareResult.EQUAL: operator.eq,
+        types.CompareResult.NOT_EQUAL: operator.ne,
+        types.CompareResult.LESS: operator.lt,
+        types.CompareResult.GREATER: operator.gt,
+    }[result]
+    for result in types.CompareResult
+)
 
 SNAPSHOT_FORMAT = 1
 
@@ -159,6 +166,9 @@ class MvccStore:
 
     def txn(self, request: types.TxnRequest) -> types.TxnResponse:
         validation.check_txn(request, max_request_bytes=self.max_request_bytes, max_txn_ops=self.max_txn_ops)
+        flat = self._flat_txn(request)
+        if flat is not None:
+            return flat
         path: list[bool] = []
         self._compare_path(request, path)
         self._check_txn_state(request, iter(path))
@@ -452,23 +462,78 @@ class MvccStore:
 
     # --- txn --------------------------------------------------------------------------------------------
 
+    def _flat_txn(self, request: types.TxnRequest) -> types.TxnResponse | None:
+        """``txn`` of a txn whose branches hold no txn (every apiserver write: a guarded put or delete, and
+        a read when the guard fails), the same steps without the preorder path; None for any other txn."""
+        succeeded = True
+        for compare in request.compare:
+            if not self._compare(compare):
+                succeeded = False
+                break
+        ops = request.success if succeeded else request.failure
+        revision = self._revision + 1
+        for op in ops:
+            if type(op) is types.PutRequest:
+                self._check_put_state(op)
+            elif type(op) is types.RangeRequest:
+                if op.revision > self._revision:
+                    raise errors.FutureRevision()
+                if 0 < op.revision < self._compact_revision:
+                    raise errors.Compacted(self._compact_revision)
+            elif type(op) is not types.DeleteRangeRequest:
+                return None  # a nested txn: the general path, which has not started yet
+        changed = False
+        responses: list[types.ResponseOp] = []
+        for op in ops:
+            if type(op) is types.PutRequest:
+                prev = self._write_put(op, revision)
+                changed = True
+                responses.append(types.PutResponse(revision=revision, prev_kv=prev if op.prev_kv else None))
+            elif type(op) is types.RangeRequest:
+                responses.append(self._range(op, revision if changed else self._revision))
+            else:
+                assert type(op) is types.DeleteRangeRequest
+                doomed = self._delete_range(op, revision)
+                changed = changed or bool(doomed)
+                responses.append(
+                    types.DeleteRangeResponse(
+                        revision=revision if changed else self._revision,
+                        deleted=len(doomed),
+                        prev_kvs=tuple(doomed) if op.prev_kv else (),
+                    )
+                )
+        if changed:
+            self._revision = revision
+        return types.TxnResponse(revision=self._revision, succeeded=succeeded, responses=tuple(responses))
+
     def _compare_path(self, request: types.TxnRequest, path: list[bool]) -> None:
         """Evaluate the compares of ``request`` and of the nested txns of the branches taken, in preorder,
         all against the state before the txn (as etcd's ``compareToPath``)."""
-        succeeded = all(self._compare(c) for c in request.compare)
+        succeeded = True
+        for compare in request.compare:
+            if not self._compare(compare):
+                succeeded = False
+                break
         path.append(succeeded)
         for op in request.success if succeeded else request.failure:
             if isinstance(op, types.TxnRequest):
                 self._compare_path(op, path)
 
     def _compare(self, compare: types.Compare) -> bool:
+        field = _COMPARE_FIELDS[compare.target]
+        holds = _COMPARE_RESULTS[compare.result]
+        if not compare.range_end:  # one key: the guard of every apiserver write
+            kv = self._latest.get(compare.key)
+            if kv is None:
+                if compare.target == types.CompareTarget.VALUE:
+                    return False
+                kv = _ABSENT
+            return holds(field(kv), compare.target_value)
         kvs = self._live(compare.key, compare.range_end)
         if not kvs:
             if compare.target == types.CompareTarget.VALUE:
                 return False
             kvs = [_ABSENT]
-        field = _COMPARE_FIELDS[compare.target]
-        holds = _COMPARE_RESULTS[compare.result]
         return all(holds(field(kv), compare.target_value) for kv in kvs)
 
     def _check_txn_state(self, request: types.TxnRequest, path: Iterator[bool]) -> None:

@@ -44,11 +44,56 @@ def check_txn(
     max_request_bytes: int = MAX_REQUEST_BYTES,
     max_txn_ops: int = MAX_TXN_OPS,
 ) -> None:
+    if _check_flat_txn(request, max_request_bytes=max_request_bytes, max_txn_ops=max_txn_ops):
+        return
     _check_txn_ops(request, max_txn_ops=max_txn_ops)
     _check_intervals(request.success)
     _check_intervals(request.failure)
     if request_size(request) > max_request_bytes:
         raise errors.RequestTooLarge()
+
+
+def _check_flat_txn(request: types.TxnRequest, *, max_request_bytes: int, max_txn_ops: int) -> bool:
+    """``check_txn`` of a txn without nested txns (every write the apiserver makes): the same checks raising
+    the same errors in the same order, in one walk over the request instead of four (every member runs it
+    on every write it applies). False, having raised nothing, on meeting a nested txn: the general checks
+    then run (they check the operations before it the same way, in the same order)."""
+    compare, success, failure = request.compare, request.success, request.failure
+    if len(compare) > max_txn_ops or len(success) > max_txn_ops or len(failure) > max_txn_ops:
+        raise errors.TooManyOps()
+    size = 0
+    for c in compare:
+        key, range_end, value = c.key, c.range_end, c.target_value
+        check_range_bounds(key, range_end)
+        if (c.target == types.CompareTarget.VALUE) != isinstance(value, bytes):
+            raise _operand_error(c)
+        size += len(key) + len(range_end) + (len(value) if isinstance(value, bytes) else 0)
+    writes = [0, 0]
+    for i, branch in enumerate((success, failure)):
+        for op in branch:
+            if isinstance(op, types.PutRequest):
+                _check_put_fields(op)
+                size += len(op.key) + len(op.value)
+                writes[i] += 1
+            elif isinstance(op, types.TxnRequest):
+                return False
+            else:
+                check_range_bounds(op.key, op.range_end)
+                size += len(op.key) + len(op.range_end)
+                writes[i] += isinstance(op, types.DeleteRangeRequest)
+    # a branch with one write has nothing for it to collide with
+    if writes[0] > 1:
+        _check_intervals(success)
+    if writes[1] > 1:
+        _check_intervals(failure)
+    if size > max_request_bytes:
+        raise errors.RequestTooLarge()
+    return True
+
+
+def _operand_error(compare: types.Compare) -> TypeError:
+    # Not a client error etcd could answer: the operand's type follows from which field was set.
+    return TypeError(f"compare on {compare.target.name} needs a {'bytes' if compare.target == 3 else 'int'}")
 
 
 def request_size(request: types.RequestOp) -> int:
@@ -79,10 +124,7 @@ def _check_txn_ops(request: types.TxnRequest, *, max_txn_ops: int) -> None:
     for compare in request.compare:
         check_range_bounds(compare.key, compare.range_end)
         if (compare.target == types.CompareTarget.VALUE) != isinstance(compare.target_value, bytes):
-            # Not a client error etcd could answer: the operand's type follows from which field was set.
-            raise TypeError(
-                f"compare on {compare.target.name} needs a {'bytes' if compare.target == 3 else 'int'}"
-            )
+            raise _operand_error(compare)
     for op in (*request.success, *request.failure):
         if isinstance(op, types.PutRequest):
             _check_put_fields(op)
