@@ -17,6 +17,12 @@ What runs today:
   containers stopped within its grace period; then the kubelet deletes it for good (grace 0) and releases
   its address, as upstream's kubelet does.
 
+An idle kubelet holds no task: the heartbeat is a timer on the cluster clock that starts a short task for
+each beat, and pods are synced by a task that runs while there is work (a watch event, a container's timer)
+and ends when there is none. What a node without pods keeps is its Node (shared with the apiserver's watch
+cache), its Lease's resourceVersion, counters and one timer; its image cache, CNI plugin and event recorder
+are made with its first pod.
+
 A restarted kubelet starts its pods' containers again (the emulated runtime lives in the kubelet actor:
 unlike a real container runtime it does not outlive the kubelet) but keeps each pod's address.
 
@@ -79,32 +85,92 @@ class Kubelet(Actor):
         self.apiserver = apiserver
         self.registered = False
         self.gone = False  # the Node was deleted under us
-        self._node: dict[str, Any] | None = None  # as last read or written
-        self._lease: dict[str, Any] | None = None
+        self._node: dict[str, Any] | None = None  # as last read or written (the watch cache's, mostly)
+        self._lease_version: str | None = None  # the resourceVersion of the Lease as last written
         self._last_report = 0.0
         self.counters = {"lease_renewals": 0, "status_reports": 0, "errors": 0, "pod_status_writes": 0}
-        self.images = engine.ImageCache(pull_seconds=image_pull_seconds, bad_images=tuple(bad_images))
-        self.cni = cni.Bridge()
+        self._image_pull_seconds = image_pull_seconds
+        self._bad_images = tuple(bad_images)
+        self._images: engine.ImageCache | None = None  # made with the first pod, as are _cni and _events
+        self._cni: cni.Bridge | None = None
+        self._events: EventRecorder | None = None
         self._pods: dict[str, _Pod] = {}  # by uid
         self._pod_watch: int | None = None
         self._node_watch: int | None = None  # the kubelet's informer on its own Node
-        self._wake = asyncio.Event()
-        self._timer: Timer | None = None
+        self._beat: Timer | None = None  # the next heartbeat
+        self._timer: Timer | None = None  # the next pod sync a container asked for
+        self._syncing: asyncio.Task[None] | None = None  # the pod sync task, while one runs
+        self._dirty = False  # a pod sync pass is wanted; set by _kick, cleared when a pass starts
+        self._ended = False  # this incarnation was stopped or killed: its timers start nothing
+
+    @property
+    def images(self) -> engine.ImageCache:
+        if self._images is None:
+            self._images = engine.ImageCache(
+                pull_seconds=self._image_pull_seconds, bad_images=self._bad_images
+            )
+        return self._images
+
+    @property
+    def cni(self) -> cni.Bridge:
+        if self._cni is None:
+            self._cni = cni.Bridge()
+        return self._cni
+
+    @property
+    def events(self) -> EventRecorder:
+        if self._events is None:
+            self._events = EventRecorder(
+                apiserver=self.ref(self.apiserver),
+                component="kubelet",
+                clock=self.clock,
+                host=self.config.name,
+            )
+        return self._events
 
     async def run(self) -> None:
-        self.events = EventRecorder(
-            apiserver=self.ref(self.apiserver), component="kubelet", clock=self.clock, host=self.config.name
-        )
+        """Register, start watching pods, beat once; later beats come from the clock (``_on_beat``)."""
         await self._register()
-        self.start_task(self._pods_loop(), name="pods")
-        while not self.gone:
-            try:
-                await self._renew_lease()
-                await self._sync_status()
-            except _RETRYABLE as error:  # the next beat tries again, as upstream's kubelet does
-                self.counters["errors"] += 1
-                log.info("%s: heartbeat failed: %s", self.name, error)
-            await self.sleep(node.RENEW_INTERVAL)
+        self._kick()
+        await self._heartbeat()
+
+    async def on_stop(self) -> None:
+        self._end()
+
+    def on_kill(self) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        self._ended = True
+        for timer in (self._beat, self._timer):
+            if timer is not None:
+                timer.cancel()
+        self._beat = self._timer = None
+
+    # -- heartbeat -----------------------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        """One beat: renew the Lease, sync the Node's status, and set the timer for the next beat
+        ``RENEW_INTERVAL`` after this one ends (upstream's ``wait.Until``), unless the Node is gone."""
+        if self.gone:
+            return
+        try:
+            await self._renew_lease()
+            await self._sync_status()
+        except _RETRYABLE as error:  # the next beat tries again, as upstream's kubelet does
+            self.counters["errors"] += 1
+            log.info("%s: heartbeat failed: %s", self.name, error)
+        if not self.gone and not self._ended:
+            self._beat = self.clock.call_later(node.RENEW_INTERVAL, self._on_beat)
+
+    def _on_beat(self) -> None:
+        self._beat = None
+        if not self._ended:
+            self.start_task(self._beat_when_resumed(), name="heartbeat")
+
+    async def _beat_when_resumed(self) -> None:
+        await self.sleep(0)  # a paused kubelet beats only once resumed, as its sleep used to end then
+        await self._heartbeat()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -119,45 +185,64 @@ class Kubelet(Actor):
 
     def on_pods(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         """The pod watch's events (a synchronous handler: no task per event). An empty list ends the
-        watch: the pods loop lists and watches again."""
+        watch: the next pass lists and watches again."""
         if watch_id != self._pod_watch:
             return
         if not events:
             self._pod_watch = None
         for kind, pod in events:
             self._seen(kind, pod)
-        self._wake.set()
+        self._kick()
 
-    async def _pods_loop(self) -> None:
-        api = self.ref(self.apiserver)
-        while not self.gone:
-            if self._pod_watch is None:
-                try:
-                    await self._list_and_watch(api)
-                except _RETRYABLE as error:
-                    log.info("%s: pod watch not started: %s", self.name, error)
-                    await self.sleep(1.0)
-                    continue
-            # Cleared before the pass, not after: a pod seen while a status write is awaited must wake
-            # the next pass (clearing afterwards lost it, and the pod stayed Pending for good).
-            self._wake.clear()
-            now = self.clock.now()
-            upcoming = engine.FOREVER
-            for entry in list(self._pods.values()):
-                upcoming = min(upcoming, entry.run.advance(now))
-                for event in entry.run.take_events():
-                    self.start_task(self._record(entry.pod, event), name="event")
-                try:
-                    await self._report(api, entry, now)
-                except _RETRYABLE as error:
-                    self.counters["errors"] += 1
-                    log.info("%s: status of pod %s not written: %s", self.name, entry.key, error)
-                    upcoming = min(upcoming, now + 1.0)
-            if self._timer is not None:
-                self._timer.cancel()
-            if upcoming != engine.FOREVER:
-                self._timer = self.clock.call_at(max(upcoming, now), self._wake.set)
-            await self._wake.wait()
+    def _kick(self) -> None:
+        """Ask for a pod sync pass: the sync task starts if none runs, or makes one more pass."""
+        self._dirty = True
+        if self._syncing is None and not self._ended and not self.gone:
+            self._syncing = self.start_task(self._sync_pods(), name="pods")
+
+    async def _sync_pods(self) -> None:
+        """Passes over the pods while one is wanted; then the task ends, leaving at most a timer for the
+        next moment a container changes by itself."""
+        try:
+            await self.sleep(0)  # a paused kubelet syncs once resumed
+            api = self.ref(self.apiserver)
+            while self._dirty and not self.gone:
+                # Cleared before the pass, not after: a pod seen while a status write is awaited must
+                # make another pass (clearing afterwards lost it, and the pod stayed Pending for good).
+                self._dirty = False
+                if self._pod_watch is None:
+                    try:
+                        await self._list_and_watch(api)
+                    except _RETRYABLE as error:
+                        log.info("%s: pod watch not started: %s", self.name, error)
+                        self._set_timer(self.clock.now() + 1.0)
+                        return
+                now = self.clock.now()
+                upcoming = engine.FOREVER
+                for entry in list(self._pods.values()):
+                    upcoming = min(upcoming, entry.run.advance(now))
+                    for event in entry.run.take_events():
+                        self.start_task(self._record(entry.pod, event), name="event")
+                    try:
+                        await self._report(api, entry, now)
+                    except _RETRYABLE as error:
+                        self.counters["errors"] += 1
+                        log.info("%s: status of pod %s not written: %s", self.name, entry.key, error)
+                        upcoming = min(upcoming, now + 1.0)
+                self._set_timer(max(upcoming, now) if upcoming != engine.FOREVER else None)
+        finally:
+            self._syncing = None
+
+    def _set_timer(self, deadline: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None and not self._ended:
+            self._timer = self.clock.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._kick()
 
     async def _list_and_watch(self, api: Any) -> None:
         selector = f"spec.nodeName={self.config.name}"
@@ -197,7 +282,7 @@ class Kubelet(Actor):
         entry.pod = pod
         if entry.written is not None and _drifted(pod.get("status") or {}, entry.written):
             entry.written = None  # someone else changed what this kubelet reports: write it again
-            self._wake.set()
+            self._kick()
         md = pod["metadata"]
         if md.get("deletionTimestamp"):
             grace = md.get("deletionGracePeriodSeconds")
@@ -335,31 +420,37 @@ class Kubelet(Actor):
             await self.sleep(delay)
             delay = min(delay * 2, _REGISTER_BACKOFF_MAX)
 
-    # -- heartbeat -----------------------------------------------------------------------------------------
+    # -- the Lease and the Node's status -----------------------------------------------------------------
 
     async def _renew_lease(self) -> None:
+        """Update the Lease from the version last written (create it the first time); a conflict or a
+        missing Lease starts over from what is stored. Only the Lease's resourceVersion is kept between
+        beats: the rest is rebuilt from the node's name and uid."""
         assert self._node is not None
         api = self.ref(self.apiserver)
         renewed = node.lease_object(self.config.name, self._node["metadata"]["uid"], self.clock.now())
-        if self._lease is not None:
-            renewed["metadata"]["resourceVersion"] = self._lease["metadata"]["resourceVersion"]
+        if self._lease_version is not None:
+            renewed["metadata"]["resourceVersion"] = self._lease_version
             try:
-                self._lease = await api.call("update", "leases", node.LEASE_NAMESPACE, renewed)
+                self._lease_version = _written_version(
+                    await api.call("update", "leases", node.LEASE_NAMESPACE, renewed)
+                )
                 self.counters["lease_renewals"] += 1
                 return
             except status.ApiError as error:
                 if error.reason not in ("Conflict", "NotFound"):
                     raise
-                self._lease = None  # someone else wrote it, or it is gone: start from what is stored
+                self._lease_version = None  # someone else wrote it, or it is gone: start from what is stored
                 del renewed["metadata"]["resourceVersion"]
         try:
-            self._lease = await api.call("create", "leases", node.LEASE_NAMESPACE, renewed)
+            written = await api.call("create", "leases", node.LEASE_NAMESPACE, renewed)
         except status.ApiError as error:
             if error.reason != "AlreadyExists":
                 raise
             stored = await api.call("get", "leases", node.LEASE_NAMESPACE, self.config.name)
             renewed["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"]
-            self._lease = await api.call("update", "leases", node.LEASE_NAMESPACE, renewed)
+            written = await api.call("update", "leases", node.LEASE_NAMESPACE, renewed)
+        self._lease_version = _written_version(written)
         self.counters["lease_renewals"] += 1
 
     def on_node(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
@@ -439,6 +530,11 @@ def _drifted(observed: dict[str, Any], written: dict[str, Any]) -> bool:
     lifecycle controller marked it not Ready while the node looked lost, say). As upstream's status
     manager, the kubelet then writes its own view again; fields it does not own are left alone."""
     return any(observed.get(key) != value for key, value in written.items())
+
+
+def _written_version(obj: dict[str, Any]) -> str:
+    """The resourceVersion of an object the apiserver returned (the rest of the reply is dropped)."""
+    return str(obj["metadata"]["resourceVersion"])
 
 
 def _version(obj: dict[str, Any]) -> int:

@@ -23,7 +23,9 @@ queued handler in order, with no task per message (a watch event fanned out to 1
 call stack; anything else (a fault, a paused target) takes the ordinary path.
 
 Invariant: ``slot.open`` is true exactly when the slot is ``Running`` and not paused; every change of state
-sets and replaces ``slot.changed`` so that held messages re-examine the slot.
+sets and drops ``slot.changed`` so that held messages re-examine the slot. ``slot.changed`` exists only while
+a message waits on it, and ``slot.resumed`` only while the actor is paused and something waits for it: an
+idle actor holds no event (each holds a deque of 600 bytes, which 10,000 kubelets felt).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from actors.runtime import errors, seeding
+from actors.runtime import errors
 from actors.runtime.actor import Actor, ActorState, RestartPolicy
 from actors.runtime.clock import Clock, Timer
 from actors.runtime.deadlines import Deadlines
@@ -127,9 +129,8 @@ class _Slot:
         self.state = ActorState.STARTING
         self.open = False
         self.paused = False
-        self.changed = asyncio.Event()
-        self.resumed = asyncio.Event()
-        self.resumed.set()
+        self.changed: asyncio.Event | None = None  # made by the first waiter, set and dropped by a change
+        self.resumed: asyncio.Event | None = None  # made by the first waiter while paused, set on resume
         self.generation = 0
         self.tasks: set[asyncio.Task[Any]] = set()
         self.inflight: dict[asyncio.Task[Any], int] = {}
@@ -143,8 +144,23 @@ class _Slot:
         self.state = state
         self.reason = reason
         self.open = state is ActorState.RUNNING and not self.paused
-        changed, self.changed = self.changed, asyncio.Event()
-        changed.set()
+        changed, self.changed = self.changed, None
+        if changed is not None:
+            changed.set()
+
+    async def wait_changed(self) -> None:
+        """Until the next change of state."""
+        if self.changed is None:
+            self.changed = asyncio.Event()
+        await self.changed.wait()
+
+    async def wait_resumed(self) -> None:
+        """Until a paused actor is resumed (at once if it is not paused)."""
+        if not self.paused:
+            return
+        if self.resumed is None:
+            self.resumed = asyncio.Event()
+        await self.resumed.wait()
 
     def visible_state(self) -> ActorState:
         return ActorState.PAUSED if self.paused and self.state is ActorState.RUNNING else self.state
@@ -251,21 +267,22 @@ class Host:
     def pause(self, name: str) -> None:
         slot = self._slot(name)
         slot.paused = True
-        slot.resumed.clear()
         slot.transition(slot.state, slot.reason)
         _hook(slot, "on_pause")
 
     def resume(self, name: str) -> None:
         slot = self._slot(name)
         slot.paused = False
-        slot.resumed.set()
+        resumed, slot.resumed = slot.resumed, None
+        if resumed is not None:
+            resumed.set()
         slot.transition(slot.state, slot.reason)
         _hook(slot, "on_resume")
 
     async def wait_resumed(self, name: str) -> None:
         slot = self._slots.get(name)
-        if slot is not None and slot.paused:
-            await slot.resumed.wait()
+        if slot is not None:
+            await slot.wait_resumed()
 
     async def shutdown(self) -> None:
         for name, slot in list(self._slots.items()):
@@ -303,7 +320,7 @@ class Host:
         try:
             sender = self._slots.get(source)
             if sender is not None and sender.paused:
-                await sender.resumed.wait()
+                await sender.wait_resumed()
             if self.links.active:
                 verdict = self.links.verdict(source, target)
                 if verdict.drop:
@@ -372,7 +389,7 @@ class Host:
     ) -> None:
         sender = self._slots.get(source)
         if sender is not None and sender.paused:
-            await sender.resumed.wait()
+            await sender.wait_resumed()
         if self.links.active:
             verdict = self.links.verdict(source, target)
             if verdict.drop:
@@ -407,7 +424,7 @@ class Host:
         while not slot.open:
             if slot.state in (ActorState.DEAD, ActorState.STOPPED):
                 raise errors.ActorDead.named(target, slot.reason)
-            await slot.changed.wait()
+            await slot.wait_changed()
         instance = slot.instance
         handler = getattr(instance, method, None) if method[:1] != "_" and method not in _RESERVED else None
         if handler is None or not callable(handler):
@@ -462,7 +479,7 @@ class Host:
         instance = slot.cls(*slot.args, **slot.kwargs)
         instance.name = slot.name
         instance.clock = self.clock
-        instance.rng = seeding.derive(self.seed, f"{slot.name}#{slot.restarts}")
+        instance._rng_name = f"{slot.name}#{slot.restarts}"  # the generator is made at first use
         instance._host = self
         slot.instance = instance
         generation = slot.generation

@@ -113,13 +113,67 @@ async def test_the_lease_is_renewed_every_ten_seconds_and_the_status_every_five_
     assert stats["status_reports"] == 0  # nothing changed and 5 minutes have not passed
 
     async def reported() -> bool:
-        return (await kubelet.call("stats"))["status_reports"] >= 1
+        return bool((await kubelet.call("stats"))["status_reports"] >= 1)
 
     await eventually(reported)  # 300 s of cluster time: 3 s here
     found = await node_of(cluster)
     assert found is not None
     ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
     assert ready["lastHeartbeatTime"] > ready["lastTransitionTime"]
+
+
+def kubelet_tasks(name: str = "node-1") -> list[str]:
+    """The tasks the kubelet actor runs now (the runtime names them ``<actor>:<what>``)."""
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(f"kubelet/{name}:"))
+
+
+async def test_an_idle_kubelet_holds_no_task_between_beats(cluster: Cluster) -> None:
+    """10,000 idle nodes in one process: between heartbeats a node without pods is a timer, not a sleeping
+    task (nor a pod loop waiting for pods that never come)."""
+    await start_kubelet(cluster)
+    first = await wait_for_lease(cluster)
+
+    async def renewed() -> bool:
+        return await renew_time(cluster) > first
+
+    await eventually(renewed)
+    kubelet = cluster.system.ref("kubelet/node-1")
+
+    async def idle() -> bool:
+        return not kubelet_tasks()
+
+    await eventually(idle)
+    renewals = (await kubelet.call("stats"))["lease_renewals"]
+    await asyncio.sleep(0.35)  # 35 s of cluster time: three or four more beats
+    assert 2 <= (await kubelet.call("stats"))["lease_renewals"] - renewals <= 5
+
+
+async def test_a_killed_kubelet_stops_heartbeating(cluster: Cluster) -> None:
+    """Its next beat was a timer, not a task the runtime cancels: the kill must stop it too."""
+    await start_kubelet(cluster)
+    await wait_for_lease(cluster)
+    await cluster.system.kill("kubelet/node-1")
+    await asyncio.sleep(0.05)  # a beat in flight when it died ends
+    frozen = await renew_time(cluster)
+    await asyncio.sleep(0.4)  # 40 s of cluster time: four missed beats
+    assert await renew_time(cluster) == frozen
+    assert not kubelet_tasks()
+
+
+async def test_a_paused_kubelet_beats_again_once_resumed(cluster: Cluster) -> None:
+    await start_kubelet(cluster)
+    await wait_for_lease(cluster)
+    await cluster.system.pause("kubelet/node-1")
+    await asyncio.sleep(0.05)
+    frozen = await renew_time(cluster)
+    await asyncio.sleep(0.3)  # 30 s of cluster time
+    assert await renew_time(cluster) == frozen
+    await cluster.system.resume("kubelet/node-1")
+
+    async def renewed() -> bool:
+        return await renew_time(cluster) > frozen
+
+    await eventually(renewed)
 
 
 async def test_a_restarted_kubelet_takes_its_node_over(cluster: Cluster) -> None:
