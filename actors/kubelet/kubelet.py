@@ -52,6 +52,7 @@ log = logging.getLogger("kubemu.kubelet")
 
 _REGISTER_BACKOFF = 0.1
 _REGISTER_BACKOFF_MAX = 7.0
+WATCH_CHECK_BEATS = 3  # every third heartbeat (30 s) asks whether the apiserver still serves the watches
 # Failures a component waits out and retries (the apiserver passes the store's own on unchanged).
 _RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable, RequestTimedOut, ProposalFailed)
 
@@ -88,6 +89,7 @@ class Kubelet(Actor):
         self._node: dict[str, Any] | None = None  # as last read or written (the watch cache's, mostly)
         self._lease_version: str | None = None  # the resourceVersion of the Lease as last written
         self._last_report = 0.0
+        self._beats = 0  # heartbeats so far: every WATCH_CHECK_BEATS-th also checks the watches
         self.counters = {"lease_renewals": 0, "status_reports": 0, "errors": 0, "pod_status_writes": 0}
         self._image_pull_seconds = image_pull_seconds
         self._bad_images = tuple(bad_images)
@@ -156,12 +158,31 @@ class Kubelet(Actor):
             return
         try:
             await self._renew_lease()
+            self._beats += 1
+            if self._beats % WATCH_CHECK_BEATS == 0:
+                await self._check_watches()
             await self._sync_status()
         except _RETRYABLE as error:  # the next beat tries again, as upstream's kubelet does
             self.counters["errors"] += 1
             log.info("%s: heartbeat failed: %s", self.name, error)
         if not self.gone and not self._ended:
             self._beat = self.clock.call_later(node.RENEW_INTERVAL, self._on_beat)
+
+    async def _check_watches(self) -> None:
+        """Whether the apiserver still serves this kubelet's watches: a restarted apiserver lost them, and
+        without a check the kubelet would wait for pods that never come (a broken connection tells a real
+        kubelet at once). A lost one is started again: the pod watch by the next pass, the Node's by the
+        status sync."""
+        ids = [w for w in (self._pod_watch, self._node_watch) if w is not None]
+        if not ids:
+            return
+        live = set(await self.ref(self.apiserver).call("live_watches", ids))
+        if self._node_watch is not None and self._node_watch not in live:
+            self._node_watch = None
+        if self._pod_watch is not None and self._pod_watch not in live:
+            log.info("%s: the apiserver no longer serves the pod watch: listing again", self.name)
+            self._pod_watch = None
+            self._kick()
 
     def _on_beat(self) -> None:
         self._beat = None

@@ -65,6 +65,21 @@ async def test_a_bound_pod_runs_with_an_address_from_the_nodes_cidr(cluster: Clu
     assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
 
 
+async def test_after_an_apiserver_restart_the_kubelet_watches_again_and_runs_new_pods(
+    cluster: Cluster,
+) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("before"))
+    await pod_in_phase(cluster, "before", "Running")
+    await cluster.system.restart("apiserver-0")  # the kubelet's watches are gone with it
+
+    async def serving() -> bool:
+        return bool((await cluster.apiserver.call("info"))["ready"])
+
+    await eventually(serving)
+    await cluster.apiserver.call("create", "pods", "default", a_pod("after"))
+    await pod_in_phase(cluster, "after", "Running")  # found by the check every third heartbeat (0.3 s here)
+
+
 async def test_pods_on_one_node_get_distinct_addresses(cluster: Cluster) -> None:
     for i in range(5):
         await cluster.apiserver.call("create", "pods", "default", a_pod(f"p{i}"))
