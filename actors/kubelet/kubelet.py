@@ -65,6 +65,8 @@ class _Pod:
     ip: str
     written: dict[str, Any] | None = None  # the status last written
     deleting: bool = False
+    dirty: bool = True  # seen changed (or its last report failed) since its last pass
+    due: float = 0.0  # when its containers next change by themselves (engine.FOREVER: never)
 
 
 class Kubelet(Actor):
@@ -89,6 +91,7 @@ class Kubelet(Actor):
         self._node: dict[str, Any] | None = None  # as last read or written (the watch cache's, mostly)
         self._lease_version: str | None = None  # the resourceVersion of the Lease as last written
         self._last_report = 0.0
+        self._images_seen = 0  # how many images the node had at the last pod pass
         self._beats = 0  # heartbeats so far: every WATCH_CHECK_BEATS-th also checks the watches
         self.counters = {"lease_renewals": 0, "status_reports": 0, "errors": 0, "pod_status_writes": 0}
         self._image_pull_seconds = image_pull_seconds
@@ -240,19 +243,36 @@ class Kubelet(Actor):
                         return
                 now = self.clock.now()
                 upcoming = engine.FOREVER
+                # only the pods seen changed or due now; a pod waiting on the node's images (``FOREVER``,
+                # pull policy Never) is looked at again whenever an image has come since the last pass
+                images = self._images_present(now)
+                new_image = images != self._images_seen
+                self._images_seen = images
                 for entry in list(self._pods.values()):
-                    upcoming = min(upcoming, entry.run.advance(now))
+                    if not (entry.dirty or entry.due <= now or (new_image and entry.due == engine.FOREVER)):
+                        upcoming = min(upcoming, entry.due)
+                        continue
+                    entry.dirty = False
+                    entry.due = entry.run.advance(now)
+                    upcoming = min(upcoming, entry.due)
                     for event in entry.run.take_events():
                         self.start_task(self._record(entry.pod, event), name="event")
                     try:
                         await self._report(api, entry, now)
                     except _RETRYABLE as error:
+                        entry.dirty = True
                         self.counters["errors"] += 1
                         log.info("%s: status of pod %s not written: %s", self.name, entry.key, error)
                         upcoming = min(upcoming, now + 1.0)
+                if self._images_present(now) != self._images_seen:
+                    self._dirty = True  # an image came during the pass: look at the waiting pods again
                 self._set_timer(max(upcoming, now) if upcoming != engine.FOREVER else None)
         finally:
             self._syncing = None
+
+    def _images_present(self, now: float) -> int:
+        """How many images are on the node at ``now`` (pulls finish at their own times)."""
+        return sum(1 for at in self._images.ready.values() if at <= now) if self._images is not None else 0
 
     def _set_timer(self, deadline: float | None) -> None:
         if self._timer is not None:
@@ -301,6 +321,7 @@ class Kubelet(Actor):
             )
             entry.run.pod_ip = entry.ip  # the probes' messages name it
         entry.pod = pod
+        entry.dirty = True
         if entry.written is not None and _drifted(pod.get("status") or {}, entry.written):
             entry.written = None  # someone else changed what this kubelet reports: write it again
             self._kick()

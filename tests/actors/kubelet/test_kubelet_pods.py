@@ -80,6 +80,24 @@ async def test_after_an_apiserver_restart_the_kubelet_watches_again_and_runs_new
     await pod_in_phase(cluster, "after", "Running")  # found by the check every third heartbeat (0.3 s here)
 
 
+async def test_a_pod_that_may_never_pull_starts_once_another_pods_pull_brings_its_image(
+    cluster: Cluster,
+) -> None:
+    waiting = a_pod("never")
+    waiting["spec"]["containers"][0]["imagePullPolicy"] = "Never"
+    await cluster.apiserver.call("create", "pods", "default", waiting)
+
+    async def refused() -> bool:
+        pod = await cluster.apiserver.call("get", "pods", "default", "never")
+        states = [c.get("state") or {} for c in (pod.get("status") or {}).get("containerStatuses") or []]
+        return any((s.get("waiting") or {}).get("reason") == "ErrImageNeverPull" for s in states)
+
+    await eventually(refused)
+    await cluster.apiserver.call("create", "pods", "default", a_pod("puller"))  # the same image, pulled (2 s)
+    await pod_in_phase(cluster, "puller", "Running")
+    await pod_in_phase(cluster, "never", "Running")  # the image is on the node now
+
+
 async def test_pods_on_one_node_get_distinct_addresses(cluster: Cluster) -> None:
     for i in range(5):
         await cluster.apiserver.call("create", "pods", "default", a_pod(f"p{i}"))
