@@ -208,9 +208,14 @@ def validate_endpoints(endpoints: Mapping[str, Any]) -> list[FieldError]:
     return errs
 
 
+_GOOD_ENDPOINT_IPS: set[str] = set()  # addresses found valid and not special (the same ones come back
+_GOOD_ENDPOINT_IPS_MAX = 1 << 16  # on every update of an Endpoints object: parse each once, not each time)
+
+
 def _validate_endpoint_address(address: Mapping[str, Any], path: str) -> list[FieldError]:
     ip = f.text(address.get("ip"))
-    errs = f.is_valid_ip(f.child(path, "ip"), ip)
+    known = ip in _GOOD_ENDPOINT_IPS
+    errs = [] if known else f.is_valid_ip(f.child(path, "ip"), ip)
     hostname = f.text(address.get("hostname"))
     if hostname:
         errs.extend(f.validate_dns1123_label(hostname, f.child(path, "hostname")))
@@ -220,7 +225,13 @@ def _validate_endpoint_address(address: Mapping[str, Any], path: str) -> list[Fi
         errs.extend(
             f.invalid(f.child(path, "nodeName"), value, m) for m in validation.is_dns1123_subdomain(value)
         )
-    errs.extend(_non_special_ip(ip, f.child(path, "ip")))
+    if not known:
+        special = _non_special_ip(ip, f.child(path, "ip"))
+        if not errs and not special:
+            if len(_GOOD_ENDPOINT_IPS) >= _GOOD_ENDPOINT_IPS_MAX:
+                _GOOD_ENDPOINT_IPS.clear()
+            _GOOD_ENDPOINT_IPS.add(ip)
+        errs.extend(special)
     return errs
 
 
