@@ -388,7 +388,8 @@ class Rest:
             md["resourceVersion"] = old["metadata"]["resourceVersion"]
             patched.setdefault("apiVersion", kind.api_version)
             patched.setdefault("kind", kind.kind)
-            obj = self._checked_body(kind, namespace, patched, name=name)
+            # a merge patch's result is a new document sharing nothing with the stored object or the patch
+            obj = self._checked_body(kind, namespace, patched, name=name, fresh=patch_type == MERGE_PATCH)
             try:
                 return await self._write_update(kind, obj, old, subresource=subresource, dry_run=dry_run)
             except status.ApiError as error:
@@ -568,15 +569,22 @@ class Rest:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _checked_body(
-        self, kind: kinds.Kind, namespace: str | None, body: Any, *, name: str | None = None
+        self,
+        kind: kinds.Kind,
+        namespace: str | None,
+        body: Any,
+        *,
+        name: str | None = None,
+        fresh: bool = False,
     ) -> dict[str, Any]:
-        """The body as an object of ``kind`` at these coordinates, or 400 as upstream words it."""
+        """The body as an object of ``kind`` at these coordinates, or 400 as upstream words it. The body is
+        copied (a caller on this host shares it) unless ``fresh``: made here, shared with no one."""
         if not isinstance(body, dict):
             raise status.bad_request(
                 "the body of the request was in an unknown format - "
                 "accepted media types include: application/json, application/yaml"
             )
-        obj = meta.deep_copy(body)
+        obj = body if fresh else meta.deep_copy(body)
         api_version = obj.get("apiVersion")
         kind_name = obj.get("kind")
         if (api_version is not None and api_version != kind.api_version) or (
