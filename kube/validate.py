@@ -96,6 +96,15 @@ def validate_update(kind: kinds.Kind, new: Mapping[str, Any], old: Mapping[str, 
     return f.dedup(errs)
 
 
+def validate_status_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[FieldError]:
+    """A ``/status`` update: its spec and metadata are the stored object's (the status strategy copied
+    them), so only the metadata update is checked, as upstream's status strategies do first; the status
+    fields themselves are not validated here."""
+    return f.dedup(
+        validation.validate_object_meta_update(f.mapping(new.get("metadata")), f.mapping(old.get("metadata")))
+    )
+
+
 def _validate_meta(kind: kinds.Kind, obj: Mapping[str, Any]) -> list[FieldError]:
     metadata = f.mapping(obj.get("metadata"))
     errs = validation.validate_object_meta(

@@ -431,7 +431,12 @@ class Rest:
             _default(kind, new)
             defaults.prepare_for_update(kind, new, old)
         _drop_empty_meta(new["metadata"])
-        _validate_update(kind, new, old)
+        if subresource == "status":
+            causes = validate.validate_status_update(new, old)
+            if causes:
+                raise status.invalid(kind, new["metadata"].get("name", ""), causes)
+        else:
+            _validate_update(kind, new, old)
         if subresource != "status":
             admission.admit_update(kind, new, self._priority_classes)
         allocated = self._allocate(kind, new, old) if subresource != "status" else []
