@@ -267,11 +267,15 @@ def split_key(key: str) -> tuple[str | None, str]:
 
 def controller_key(obj: Mapping[str, Any], kind: str) -> str | None:
     """The key of the object's controller when that controller is of ``kind`` (same namespace)."""
-    ref = meta.controller_of(obj)
-    if ref is None or ref.kind != kind:
-        return None
-    namespace = (obj.get("metadata") or {}).get("namespace") or ""
-    return f"{namespace}/{ref.name}" if namespace else ref.name
+    md = obj.get("metadata") or {}
+    for ref in md.get("ownerReferences") or ():  # meta.controller_of, read in place (called per event)
+        if ref.get("controller") is True:
+            if (ref.get("kind") or "") != kind:
+                return None
+            name = ref.get("name") or ""
+            namespace = md.get("namespace") or ""
+            return f"{namespace}/{name}" if namespace else name
+    return None
 
 
 def selector_of(obj: Mapping[str, Any]) -> labels.Selector:
