@@ -25,10 +25,12 @@
 The cycle reads the table and does not change it: the caller assumes the pod on the chosen node
 (``NodeTable.assume``) before scheduling the next one, as upstream's ``schedulingCycle`` does.
 
-The filters judge every row in a few array operations; the search is then read off in order, as if nodes
-were checked one at a time: the nodes that get a verdict are those before the feasible node one past the
-number needed (upstream checks 16 nodes at a time, so it may judge a few more). Nodes are searched in table
-row order, not upstream's zone-interleaved node tree.
+The filters judge a window of rows at a time (up to ``SEARCH_WINDOW``) in a few array operations, from the
+start on, until enough feasible nodes are found; the search is read off in order, as if nodes were checked
+one at a time: the nodes that get a verdict are those before the feasible node one past the number needed
+(upstream checks 16 nodes at a time, so it may judge a few more). A plugin that cannot judge a window alone
+(``FilterPlugin.judges_rows``) judges the whole table once. Nodes are searched in table row order, not
+upstream's zone-interleaved node tree.
 
 The preemption part of the message is what ``DefaultPreemption`` says when no node has a lower-priority pod
 to evict (the table does not track priorities). ``preemption.preempt`` runs the PostFilter itself from the
@@ -39,14 +41,15 @@ whenever it finds no victim.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from actors.scheduler.plugins import FilterPlugin, FilterResult, PodInfo, Profile, default_profile
+from actors.scheduler.plugins import FilterPlugin, FilterResult, PodInfo, Profile, Rows, default_profile
 from actors.scheduler.table import NodeTable
 
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
@@ -233,44 +236,19 @@ def schedule_one(
         to_find = min(num_to_find, m)
     start = cursor.next_start_node_index % m if m else 0
 
-    # every plugin judges every row; which plugin failed a node is only worked out when a message needs it
-    results = [plugin.filter(info, table) for plugin in active]
-    failed_any: NDArray[np.bool_] | None = None
-    for result in results:
-        if result.failed is not None:
-            failed_any = (
-                result.failed.copy() if failed_any is None else np.logical_or(failed_any, result.failed)
-            )
-    if failed_any is None:
-        ok = np.ones(m, np.bool_)
-    elif nodes is all_rows and table.dense():
-        ok = ~failed_any[:m]
-    else:
-        ok = ~failed_any[nodes]
-    # positions, in search order (nodes rotated to start at ``start``), of the feasible nodes
-    if start:
-        feasible_at = np.concatenate((np.flatnonzero(ok[start:]), np.flatnonzero(ok[:start]) + (m - start)))
-    else:
-        feasible_at = np.flatnonzero(ok)
-    if len(feasible_at) > to_find:
-        # the search stops at the feasible node one too many: it gets no verdict, nor do those after it
-        cut = int(feasible_at[to_find])
-        feasible_at = feasible_at[:to_find]
-    else:
-        cut = m
+    feasible_at, cut = _search(
+        info, table, active, nodes, dense=nodes is all_rows and table.dense(), start=start, to_find=to_find
+    )
     evaluated = cut + filtered_out
     cursor.next_start_node_index = (cursor.next_start_node_index + evaluated) % n
 
-    if len(feasible_at) == 0:
+    if len(feasible_at) == 0:  # which plugin failed each node: every plugin judges every row
+        results = [plugin.filter(info, table) for plugin in active]
         return _fit_error(info, table, active, results, nodes, filtered_out, preemption)
     chosen = nodes[(feasible_at + start) % m] if start else nodes[feasible_at]
     if len(chosen) == 1 and not always_score:
         return Decision(node=table.name_at(int(chosen[0])), feasible=1, evaluated=evaluated)
-    total = np.zeros(len(chosen), np.int64)
-    for scorer, weight in prof.scores:
-        scores = scorer.score(info, table, chosen)
-        if scores is not None:
-            total += scores * weight
+    total = _score(info, table, prof, chosen)
     top = int(total.max())
     best = np.flatnonzero(total == top)
     pick = int(best[0]) if len(best) == 1 else int(best[rng.randrange(len(best))])
@@ -281,6 +259,84 @@ def schedule_one(
         score=top,
         tied=len(best),
     )
+
+
+SEARCH_WINDOW = 500
+"""The most rows the filters judge at once. A search that finds its nodes early judges only the rows before
+them, and numpy keeps the GIL for loops over up to 500 elements: beyond that it lets go at every operation
+and this thread then waits to take it back from the store's threads."""
+
+
+def _search(
+    pod: PodInfo,
+    table: NodeTable,
+    active: list[FilterPlugin],
+    nodes: NDArray[np.intp],
+    *,
+    dense: bool,
+    start: int,
+    to_find: int,
+) -> tuple[NDArray[np.intp], int]:
+    """Filter ``nodes`` in search order (rotated to begin at position ``start``) until one feasible node more
+    than ``to_find`` is found; return the positions, in search order, of the first ``to_find`` feasible
+    ones and how many nodes got a verdict: those before the one too many (or all of them). ``dense``: the
+    nodes are rows ``0 .. len(nodes) - 1`` (windows are then slices)."""
+    m = len(nodes)
+    judges: list[Callable[[Rows], NDArray[np.bool_] | None]] = []
+    for plugin in active:
+        if plugin.judges_rows:
+            judges.append(functools.partial(plugin.filter_rows, pod, table))
+        else:  # judged once over the whole table, read per window
+            failed = plugin.filter(pod, table).failed
+            if failed is not None:
+                judges.append(failed.__getitem__)
+    parts: list[NDArray[np.intp]] = []
+    count = position = 0
+    while position < m and count <= to_find:
+        first = (start + position) % m
+        length = min(SEARCH_WINDOW, m - position, m - first, max(2 * (to_find + 1 - count), 64))
+        rows: Rows = slice(first, first + length) if dense else nodes[first : first + length]
+        failed_any: NDArray[np.bool_] | None = None
+        for judge in judges:
+            failed = judge(rows)
+            if failed is not None:
+                failed_any = failed if failed_any is None else failed_any | failed
+        hits = np.arange(length) if failed_any is None else np.flatnonzero(~failed_any)
+        parts.append(hits + position if position else hits)
+        count += len(hits)
+        position += length
+    if not parts:
+        return np.zeros(0, np.intp), m
+    feasible_at = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    if len(feasible_at) > to_find:
+        # the search stops at the feasible node one too many: it gets no verdict, nor do those after it
+        return feasible_at[:to_find], int(feasible_at[to_find])
+    return feasible_at, m
+
+
+def _score(pod: PodInfo, table: NodeTable, profile: Profile, rows: NDArray[np.intp]) -> NDArray[np.int64]:
+    """The weighted total of the profile's scores per row; the plugins that score a row alone score at
+    most ``SEARCH_WINDOW`` rows at once (for the GIL, as ``_search``), the others all rows together."""
+    windows = [rows[lo : lo + SEARCH_WINDOW] for lo in range(0, len(rows), SEARCH_WINDOW)]
+    alone = len(windows) == 1
+    parts: list[NDArray[np.int64]] = []
+    for window in windows:
+        part = np.zeros(len(window), np.int64)
+        for scorer, weight in profile.scores:
+            if alone or scorer.scores_rows_alone:
+                scores = scorer.score(pod, table, window)
+                if scores is not None:
+                    part += scores if weight == 1 else scores * weight
+        parts.append(part)
+    if alone:
+        return parts[0]
+    total = np.concatenate(parts)
+    for scorer, weight in profile.scores:
+        if not scorer.scores_rows_alone:
+            scores = scorer.score(pod, table, rows)
+            if scores is not None:
+                total += scores if weight == 1 else scores * weight
+    return total
 
 
 def _fit_error(

@@ -101,7 +101,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from actors.scheduler.resources import Resources, non_zero_requests, pod_requests
+from actors.scheduler.resources import Resources, pod_resources
 from actors.scheduler.table import (
     CONTROLLER_KEY,
     NO_AFFINITY,
@@ -419,11 +419,12 @@ class PodInfo:
             preferred_terms = tuple(parsed)
         pod_labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
         spread: Sequence[Mapping[str, Any]] = spec.get("topologySpreadConstraints") or ()
+        requests, non_zero = pod_resources(pod)
         return cls(
             name=str(meta.get("name") or ""),
             namespace=str(meta.get("namespace") or ""),
-            requests=pod_requests(pod),
-            non_zero=non_zero_requests(pod),
+            requests=requests,
+            non_zero=non_zero,
             node_name=str(spec.get("nodeName") or ""),
             nominated_node=str(status.get("nominatedNodeName") or ""),
             tolerations=tuple(Toleration.from_dict(t) for t in spec.get("tolerations") or ()),
@@ -491,6 +492,10 @@ class FilterResult:
         return [() if c < 0 else tuple(self.reasons[c]) for c in codes.tolist()]
 
 
+Rows = NDArray[np.intp] | slice
+"""Some rows of a ``NodeTable``: their indices, or a slice of the row range."""
+
+
 class Plugin:
     """A named plugin; a class implements ``FilterPlugin``, ``ScorePlugin`` or both."""
 
@@ -507,6 +512,9 @@ class FilterPlugin(Plugin, abc.ABC):
     """Whether the verdict depends on the pods already on nodes, so that evicting some may change it (the
     node-only plugins say no; a plugin that does not say is assumed to). Preemption re-runs such filters."""
 
+    judges_rows: bool = False
+    """Whether ``filter_rows`` judges just the rows asked, cheaper than ``filter`` judges them all."""
+
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         return PASS
 
@@ -514,9 +522,20 @@ class FilterPlugin(Plugin, abc.ABC):
     def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
         """The verdict on every row of the table (``table.capacity`` of them)."""
 
+    def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
+        """Which of ``rows`` (row indices, or a slice of rows) the plugin rejects, as
+        ``filter(...).failed[rows]`` (``None``: none of them): what a search that stops once it found enough
+        nodes asks."""
+        failed = self.filter(pod, table).failed
+        return None if failed is None else failed[rows]
+
 
 class ScorePlugin(Plugin, abc.ABC):
     """A PreScore + Score + NormalizeScore plugin."""
+
+    scores_rows_alone: bool = False
+    """Whether a row's score depends on that row alone (nothing is normalised over the rows scored), so
+    that scoring the rows in parts gives the same scores."""
 
     @abc.abstractmethod
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
@@ -544,6 +563,7 @@ def default_normalize(scores: NDArray[np.int64], reverse: bool) -> NDArray[np.in
 class NodeUnschedulable(FilterPlugin):
     name = "NodeUnschedulable"
     reads_pods = False
+    judges_rows = True
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         if tolerated(pod.tolerations, UNSCHEDULABLE_TAINT_KEY, "", NO_SCHEDULE):
@@ -553,10 +573,15 @@ class NodeUnschedulable(FilterPlugin):
     def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
         return _single(table.unschedulable, ERR_REASON_UNSCHEDULABLE)
 
+    def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
+        failed: NDArray[np.bool_] = table.unschedulable[rows]
+        return failed
+
 
 class NodeName(FilterPlugin):
     name = "NodeName"
     reads_pods = False
+    judges_rows = True
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         return PASS if pod.node_name else SKIP
@@ -567,6 +592,12 @@ class NodeName(FilterPlugin):
         if target is not None:
             failed[target] = False
         return _single(failed, ERR_REASON_NODE_NAME)
+
+    def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
+        target = table.index(pod.node_name)
+        indices = np.arange(*rows.indices(table.capacity)) if isinstance(rows, slice) else rows
+        failed: NDArray[np.bool_] = indices != (-1 if target is None else target)
+        return failed
 
 
 def untolerated_taints(
@@ -585,6 +616,7 @@ def untolerated_taints(
 class TaintToleration(FilterPlugin, ScorePlugin):
     name = "TaintToleration"
     reads_pods = False
+    judges_rows = True
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         return PASS if table.taint_keys else SKIP
@@ -611,7 +643,16 @@ class TaintToleration(FilterPlugin, ScorePlugin):
         reasons = [(untolerated_taint_reason(k, v),) for k, v in pairs]
         return FilterResult(failed=failed, reasons=reasons, code_of=first_untolerated)
 
+    def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
+        bad = self._untolerated(table, pod.tolerations, {NO_SCHEDULE, NO_EXECUTE})
+        if not bad.any():
+            return None
+        failed: NDArray[np.bool_] = np.any(bad[table.taint_slots[rows]], axis=1)
+        return failed
+
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        if not table.taint_keys:  # no node has a taint: every node scores the maximum
+            return np.full(len(rows), MAX_NODE_SCORE, np.int64)
         prefer = [t for t in pod.tolerations if t.effect in ("", PREFER_NO_SCHEDULE)]
         bad = self._untolerated(table, prefer, {PREFER_NO_SCHEDULE})
         if not bad.any():
@@ -736,17 +777,19 @@ def _check_resources(names: Sequence[str]) -> None:
 _SCORED = ("cpu", "memory", "ephemeral-storage")
 
 
+_AMOUNT_FIELDS = {"cpu": "milli_cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage"}
+
+
 def _pod_amount(resources: Resources, resource: str) -> int:
-    return {
-        "cpu": resources.milli_cpu,
-        "memory": resources.memory,
-        "ephemeral-storage": resources.ephemeral_storage,
-    }[resource]
+    amount: int = getattr(resources, _AMOUNT_FIELDS[resource])
+    return amount
 
 
 class NodeResourcesFit(FilterPlugin, ScorePlugin):
     name = "NodeResourcesFit"
     unresolvable = False
+    judges_rows = True
+    scores_rows_alone = True
 
     def __init__(
         self,
@@ -760,18 +803,63 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         self.resources = tuple(resources)
 
     def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
-        codes = fit_codes(pod.requests, allocatable_columns(table), requested_columns(table))
+        # which rows fail, as ``fit_codes(...) > 0`` in fewer array operations; the codes (which resources
+        # are short) only for the rows a message needs, read from the table as it is then
+        requests = pod.requests
+        failed = self.filter_rows(pod, table, slice(None))
+        assert failed is not None
 
         def insufficient(rows: NDArray[np.intp]) -> NDArray[np.intp]:
-            return codes[rows]
+            alloc = allocatable_columns(table)
+            used = requested_columns(table)
+            return fit_codes(
+                requests,
+                (alloc[0][rows], alloc[1][rows], alloc[2][rows], alloc[3][rows]),
+                (used[0][rows], used[1][rows], used[2][rows], used[3][rows]),
+            )
 
-        return FilterResult(failed=codes > 0, reasons=FIT_REASONS, code_of=insufficient)
+        return FilterResult(failed=failed, reasons=FIT_REASONS, code_of=insufficient)
+
+    def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
+        requests = pod.requests
+        failed: NDArray[np.bool_] = table.req_pods[rows] >= table.alloc_pods[rows]
+        for want, alloc, used in (
+            (requests.milli_cpu, table.alloc_cpu, table.req_cpu),
+            (requests.memory, table.alloc_memory, table.req_memory),
+            (requests.ephemeral_storage, table.alloc_ephemeral, table.req_ephemeral),
+        ):
+            if want > 0:
+                failed |= alloc[rows] - used[rows] < want
+        return failed
 
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        allocated = [
+            _allocated(table, rows, resource, _pod_amount(pod.non_zero, resource), False)
+            for resource, _ in self.resources
+        ]
+        if all(alloc.all() for alloc, _ in allocated):
+            # every node has every resource (the usual case): the same integers, without the masks
+            fast: NDArray[np.int64] | None = None
+            for (alloc, requested), (_, weight) in zip(allocated, self.resources, strict=True):
+                if self.strategy == LEAST_ALLOCATED:
+                    part = alloc - requested
+                    np.maximum(part, 0, out=part)
+                else:
+                    part = np.minimum(requested, alloc)
+                part *= MAX_NODE_SCORE
+                part //= alloc
+                if weight != 1:
+                    part *= weight
+                fast = part if fast is None else np.add(fast, part, out=fast)
+            weight_sum = sum(weight for _, weight in self.resources)
+            if fast is None or weight_sum <= 0:
+                return np.zeros(len(rows), np.int64)
+            if weight_sum != 1:
+                fast //= weight_sum
+            return fast
         total = np.zeros(len(rows), np.int64)
         weights = np.zeros(len(rows), np.int64)
-        for resource, weight in self.resources:
-            alloc, requested = _allocated(table, rows, resource, _pod_amount(pod.non_zero, resource), False)
+        for (alloc, requested), (_, weight) in zip(allocated, self.resources, strict=True):
             present = alloc != 0
             safe = np.where(present, alloc, 1)
             if self.strategy == LEAST_ALLOCATED:
@@ -786,16 +874,35 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
 
 class NodeResourcesBalancedAllocation(ScorePlugin):
     name = "NodeResourcesBalancedAllocation"
+    scores_rows_alone = True
 
     def __init__(self, resources: Sequence[str] = ("cpu", "memory")) -> None:
         _check_resources(resources)
         self.resources = tuple(resources)
 
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
+        allocated = [
+            _allocated(table, rows, resource, _pod_amount(pod.requests, resource), True)
+            for resource in self.resources
+        ]
+        if len(allocated) == 2 and allocated[0][0].all() and allocated[1][0].all():
+            # the default, every node having both: the arithmetic below without the masks (an int64
+            # division is the float64 division of the converted integers)
+            (alloc0, requested0), (alloc1, requested1) = allocated
+            fraction0 = np.true_divide(requested0, alloc0)
+            np.minimum(fraction0, 1.0, out=fraction0)
+            fraction1 = np.true_divide(requested1, alloc1)
+            np.minimum(fraction1, 1.0, out=fraction1)
+            fraction0 -= fraction1
+            fraction0 /= 2
+            np.abs(fraction0, out=fraction0)
+            np.subtract(1, fraction0, out=fraction0)
+            fraction0 *= float(MAX_NODE_SCORE)
+            two: NDArray[np.int64] = fraction0.astype(np.int64)
+            return two
         fractions: list[NDArray[np.float64]] = []
         present: list[NDArray[np.bool_]] = []
-        for resource in self.resources:
-            alloc, requested = _allocated(table, rows, resource, _pod_amount(pod.requests, resource), True)
+        for alloc, requested in allocated:
             has = alloc != 0
             frac = requested.astype(np.float64) / np.where(has, alloc, 1).astype(np.float64)
             fractions.append(np.minimum(frac, 1.0))

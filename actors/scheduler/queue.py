@@ -19,6 +19,7 @@ import heapq
 import itertools
 from typing import Any
 
+_PLACES = ("active", "backoff", "unschedulable", "in_flight")
 INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 10.0
 MAX_UNSCHEDULABLE = 300.0
@@ -54,6 +55,7 @@ class SchedulingQueue:
         self._waiting: list[tuple[float, int, str]] = []  # (ready at, seq, key): backoff and unschedulable
         self._unschedulable: set[str] = set()
         self._seq = itertools.count()
+        self._counts = dict.fromkeys(_PLACES, 0)  # entries per ``where``: ``counts()`` walks nothing
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -62,10 +64,8 @@ class SchedulingQueue:
         return key in self._entries
 
     def counts(self) -> dict[str, int]:
-        out = {"active": 0, "backoff": 0, "unschedulable": 0, "in_flight": 0}
-        for entry in self._entries.values():
-            out[entry.where] += 1
-        return out
+        """How many pods wait in each place (``active``, ``backoff``, ``unschedulable``, ``in_flight``)."""
+        return dict(self._counts)
 
     def add(self, pod: dict[str, Any], now: float) -> None:
         """A new pending pod, or a newer version of one already waiting (an update may make it fit:
@@ -74,6 +74,7 @@ class SchedulingQueue:
         entry = self._entries.get(key)
         if entry is None:
             self._entries[key] = entry = _Entry(pod=pod, added=now)
+            self._counts[entry.where] += 1
             self._activate(key, entry)
             return
         old, entry.pod = entry.pod, pod
@@ -81,7 +82,9 @@ class SchedulingQueue:
             self._requeue(key, entry, now)
 
     def delete(self, key: str) -> None:
-        self._entries.pop(key, None)  # a stale heap item is skipped when popped
+        entry = self._entries.pop(key, None)  # a stale heap item is skipped when popped
+        if entry is not None:
+            self._counts[entry.where] -= 1
         self._unschedulable.discard(key)
 
     def pop(self, now: float) -> dict[str, Any] | None:
@@ -92,7 +95,7 @@ class SchedulingQueue:
             entry = self._entries.get(key)
             if entry is None or entry.where != "active" or entry.seq != seq:
                 continue
-            entry.where = "in_flight"
+            self._move(entry, "in_flight")
             return entry.pod
         return None
 
@@ -142,8 +145,13 @@ class SchedulingQueue:
                 return
             heapq.heappop(waiting)
 
-    def _park(self, key: str, entry: _Entry, where: str) -> None:
+    def _move(self, entry: _Entry, where: str) -> None:
+        self._counts[entry.where] -= 1
+        self._counts[where] += 1
         entry.where = where
+
+    def _park(self, key: str, entry: _Entry, where: str) -> None:
+        self._move(entry, where)
         if where == "unschedulable":
             self._unschedulable.add(key)
         else:
@@ -160,7 +168,7 @@ class SchedulingQueue:
 
     def _activate(self, key: str, entry: _Entry) -> None:
         self._unschedulable.discard(key)
-        entry.where = "active"
+        self._move(entry, "active")
         entry.seq = next(self._seq)
         priority = int((entry.pod.get("spec") or {}).get("priority") or 0)
         heapq.heappush(self._active, (-priority, entry.added, entry.seq, key))

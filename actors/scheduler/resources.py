@@ -29,6 +29,7 @@ have refused, counts as absent.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,11 +80,10 @@ _TRACKED = (CPU, MEMORY, EPHEMERAL_STORAGE)
 _NON_MISSING = (DEFAULT_MILLI_CPU_REQUEST, DEFAULT_MEMORY_REQUEST, None)
 
 
-def _container_requests(container: Mapping[str, Any], non_missing: bool) -> list[int]:
-    """[cpu, memory, ephemeral-storage] a container requests (limits standing in for missing requests)."""
-    resources = container.get("resources") or {}
-    requests: Mapping[str, Any] = resources.get("requests") or {}
-    limits: Mapping[str, Any] = resources.get("limits") or {}
+def _container_requests(
+    requests: Mapping[str, Any], limits: Mapping[str, Any], non_missing: bool
+) -> tuple[int, int, int]:
+    """(cpu, memory, ephemeral-storage) a container requests (limits standing in for missing requests)."""
     out = [0, 0, 0]
     for i, name in enumerate(_TRACKED):
         raw = requests.get(name)
@@ -94,20 +94,45 @@ def _container_requests(container: Mapping[str, Any], non_missing: bool) -> list
             default = _NON_MISSING[i]
             value = default if non_missing and default is not None else 0
         out[i] = value
-    return out
+    return out[0], out[1], out[2]
 
 
-def _aggregate(pod: Mapping[str, Any], non_missing: bool) -> Resources:
-    spec: Mapping[str, Any] = pod.get("spec") or {}
+_Items = tuple[tuple[Any, Any], ...]
+_ResourcesKey = tuple[tuple[tuple[bool, bool, _Items, _Items], ...], _Items]
+"""What a pod's requests depend on: per container (init?, sidecar?, requests' items, limits' items), in
+order, and the overhead's items."""
+
+
+def _items(mapping: Any) -> _Items:
+    if type(mapping) is dict or isinstance(mapping, Mapping):  # the first test is the cheap one
+        return tuple(mapping.items())
+    return ()
+
+
+def _resources_key(spec: Mapping[str, Any]) -> _ResourcesKey:
+    containers: list[tuple[bool, bool, _Items, _Items]] = []
+    for init, field in ((False, "containers"), (True, "initContainers")):
+        for container in spec.get(field) or ():
+            resources = container.get("resources") or {}
+            sidecar = init and container.get("restartPolicy") == "Always"
+            containers.append(
+                (init, sidecar, _items(resources.get("requests")), _items(resources.get("limits")))
+            )
+    return tuple(containers), _items(spec.get("overhead"))
+
+
+def _aggregate(key: _ResourcesKey, non_missing: bool) -> Resources:
+    containers, overhead_items = key
     total = [0, 0, 0]
-    for container in spec.get("containers") or ():
-        for i, v in enumerate(_container_requests(container, non_missing)):
-            total[i] += v
     sidecars = [0, 0, 0]
     init_max = [0, 0, 0]
-    for container in spec.get("initContainers") or ():
-        own = _container_requests(container, non_missing)
-        if container.get("restartPolicy") == "Always":
+    for init, sidecar, requests, limits in containers:
+        own = _container_requests(dict(requests), dict(limits), non_missing)
+        if not init:
+            for i in range(3):
+                total[i] += own[i]
+            continue
+        if sidecar:
             for i in range(3):
                 total[i] += own[i]
                 sidecars[i] += own[i]
@@ -118,7 +143,7 @@ def _aggregate(pod: Mapping[str, Any], non_missing: bool) -> Resources:
             init_max[i] = max(init_max[i], use[i])
     for i in range(3):
         total[i] = max(total[i], init_max[i])
-    overhead: Mapping[str, Any] = spec.get("overhead") or {}
+    overhead = dict(overhead_items)
     for i, name in enumerate(_TRACKED):
         extra = amount(name, overhead.get(name))
         if extra:
@@ -126,14 +151,31 @@ def _aggregate(pod: Mapping[str, Any], non_missing: bool) -> Resources:
     return Resources(milli_cpu=total[0], memory=total[1], ephemeral_storage=total[2], pods=1)
 
 
+def _resources_of(key: _ResourcesKey) -> tuple[Resources, Resources]:
+    return _aggregate(key, non_missing=False), _aggregate(key, non_missing=True)
+
+
+_memoised_resources_of = functools.lru_cache(maxsize=4096)(_resources_of)
+
+
+def pod_resources(pod: Mapping[str, Any]) -> tuple[Resources, Resources]:
+    """``(pod_requests(pod), non_zero_requests(pod))`` at once, memoised by what they read (pods of one
+    template share the answer; a scheduling cycle and the bookkeeping after it ask several times)."""
+    key = _resources_key(pod.get("spec") or {})
+    try:
+        return _memoised_resources_of(key)
+    except TypeError:  # an unhashable value (a malformed quantity): not memoised
+        return _resources_of(key)
+
+
 def pod_requests(pod: Mapping[str, Any]) -> Resources:
     """What a pod requests (upstream's ``PodRequests`` with default options), plus its one pod slot."""
-    return _aggregate(pod, non_missing=False)
+    return pod_resources(pod)[0]
 
 
 def non_zero_requests(pod: Mapping[str, Any]) -> Resources:
     """The requests scoring uses: missing container cpu/memory requests count 100m and 200 MiB."""
-    return _aggregate(pod, non_missing=True)
+    return pod_resources(pod)[1]
 
 
 def node_allocatable(node: Mapping[str, Any]) -> Resources:

@@ -2,10 +2,10 @@
 
 As upstream's kube-scheduler, with the default profile:
 
-- leader election through the Lease ``kube-system/kube-scheduler`` (15 s lease, renewed every 2 s, given
-  up after 10 s without a renewal, as upstream's defaults): only the holder schedules, so two replicas
-  never both bind. A replica that loses the lease crashes, as upstream's process exits, and its restart
-  campaigns again from a fresh cache;
+- leader election through the Lease ``kube-system/kube-scheduler`` with ``actors.leader_election`` (15 s
+  lease, renewed every 2 s, given up after 10 s without a renewal, as upstream's defaults): only the
+  holder schedules, so two replicas never both bind. A replica that loses the lease crashes, as upstream's
+  process exits, and its restart campaigns again from a fresh cache;
 - informers over Nodes and Pods (list, then watch from the list's version; a closed watch re-lists): nodes
   and bound pods fill the ``NodeTable``; pending pods of this scheduler (``spec.schedulerName``, default
   ``default-scheduler``) fill the ``SchedulingQueue``;
@@ -32,6 +32,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from actors import leader_election
 from actors.apiserver import status
 from actors.apiserver.events import NORMAL, WARNING, EventRecorder
 from actors.runtime import errors as runtime_errors
@@ -54,17 +55,13 @@ log = logging.getLogger("kubemu.scheduler")
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-scheduler"
-LEASE_DURATION = 15.0
-RENEW_DEADLINE = 10.0
-RETRY_PERIOD = 2.0
 MAX_BINDING = 512  # bindings in flight at once
 CYCLES_PER_TURN = 64
 # Failures a component waits out and retries (the apiserver passes the store's own on unchanged).
 _RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable, RequestTimedOut, ProposalFailed)
 
 
-class LostLeadership(Exception):
-    """The lease could not be renewed within the renew deadline: stop scheduling (the actor restarts)."""
+LostLeadership = leader_election.LostLeadership
 
 
 class Scheduler(Actor):
@@ -124,8 +121,16 @@ class Scheduler(Actor):
         api = self.ref(self.apiserver)
         self.events = EventRecorder(apiserver=api, component=self.scheduler_name, clock=self.clock)
         if self.leader_elect:
-            await self._campaign(api)
-            self.start_task(self._keep_leading(api), name="leader-election")
+            elector = leader_election.LeaderElector(
+                api=api,
+                clock=self.clock,
+                sleep=self.sleep,
+                namespace=LEASE_NAMESPACE,
+                name=LEASE_NAME,
+                identity=self.identity,
+            )
+            await elector.campaign()
+            self.start_task(self._keep_leading(elector), name="leader-election")
         self.leading = True
         log.info("%s: leading as %s", self.name, self.identity)
         if self.shard_count > 1:
@@ -271,7 +276,6 @@ class Scheduler(Actor):
 
     async def _schedule(self, api: Any, pod: dict[str, Any]) -> None:
         self.counters["attempts"] += 1
-        now = self.clock.now()
         decision = core.schedule_one(
             pod,
             self.table,
@@ -286,7 +290,7 @@ class Scheduler(Actor):
             outcome = preemption.preempt(
                 pod, decision, self.table, self.pods, rng=self.rng, namespace_labels=self.namespace_labels
             )
-            self.queue.failed(pod, now, unschedulable=True)
+            self.queue.failed(pod, self.clock.now(), unschedulable=True)
             if outcome.node is not None:  # victims first, then the nomination, as upstream
                 self.counters["preemption_attempts"] += 1
                 await self._evict(api, pod, outcome)
@@ -462,68 +466,11 @@ class Scheduler(Actor):
 
     # -- leader election -----------------------------------------------------------------------------------
 
-    async def _campaign(self, api: Any) -> None:
-        while not await self._try_lead(api):
-            await self.sleep(RETRY_PERIOD)
-
-    async def _keep_leading(self, api: Any) -> None:
-        renewed = self.clock.now()
-        while True:
-            await self.sleep(RETRY_PERIOD)
-            try:
-                if await self._try_lead(api):
-                    renewed = self.clock.now()
-                    continue
-            except _RETRYABLE as error:
-                log.info("%s: lease not renewed: %s", self.name, error)
-            if self.clock.now() - renewed > RENEW_DEADLINE:
-                self.leading = False
-                raise LostLeadership(f"{self.identity}: failed to renew lease {LEASE_NAMESPACE}/{LEASE_NAME}")
-
-    async def _try_lead(self, api: Any) -> bool:
-        """Acquire or renew the lease (upstream's ``tryAcquireOrRenew``); False while another holds it."""
-        now = self.clock.now()
-        stamp = meta.now_rfc3339_micro(now)
+    async def _keep_leading(self, elector: leader_election.LeaderElector) -> None:
         try:
-            lease = await api.call("get", "leases", LEASE_NAMESPACE, LEASE_NAME)
-        except status.ApiError as error:
-            if error.reason != "NotFound":
-                raise
-            fresh = {
-                "holderIdentity": self.identity,
-                "leaseDurationSeconds": int(LEASE_DURATION),
-                "acquireTime": stamp,
-                "renewTime": stamp,
-                "leaseTransitions": 0,
-            }
-            body = {"metadata": {"name": LEASE_NAME, "namespace": LEASE_NAMESPACE}, "spec": fresh}
-            try:
-                await api.call("create", "leases", LEASE_NAMESPACE, body)
-            except status.ApiError as lost:
-                if lost.reason == "AlreadyExists":
-                    return False
-                raise
-            return True
-        spec: dict[str, Any] = dict(lease.get("spec") or {})
-        holder = spec.get("holderIdentity")
-        if holder != self.identity:
-            renew = spec.get("renewTime")
-            duration = float(spec.get("leaseDurationSeconds") or LEASE_DURATION)
-            if holder and renew and meta.parse_rfc3339(renew) + duration > now:
-                return False  # held, and not expired
-            spec.update(
-                holderIdentity=self.identity,
-                acquireTime=stamp,
-                leaseTransitions=int(spec.get("leaseTransitions") or 0) + 1,
-            )
-        spec.update(renewTime=stamp, leaseDurationSeconds=int(LEASE_DURATION))
-        try:
-            await api.call("update", "leases", LEASE_NAMESPACE, {**lease, "spec": spec})
-        except status.ApiError as error:
-            if error.reason == "Conflict":
-                return False
-            raise
-        return True
+            await elector.keep_leading()  # raises LostLeadership: the actor crashes and restarts
+        finally:
+            self.leading = False
 
 
 async def spawn_scheduler(

@@ -46,7 +46,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from actors.scheduler.resources import Resources, node_allocatable, non_zero_requests, pod_requests
+from actors.scheduler.resources import Resources, node_allocatable, pod_resources
 from kube import labels as klabels
 from kube.errors import SelectorError
 
@@ -619,11 +619,12 @@ class NodeTable:
 
     def _attach(self, key: str, pod: Mapping[str, Any], node_name: str, assumed: bool) -> None:
         row = self._index.get(node_name)
+        requests, non_zero = pod_resources(pod)
         rec = _PodRecord(
             node=node_name,
             row=-1 if row is None else row,
-            requests=pod_requests(pod),
-            non_zero=non_zero_requests(pod),
+            requests=requests,
+            non_zero=non_zero,
             assumed=assumed,
         )
         self._take_slot(rec, pod)
@@ -834,11 +835,7 @@ class NodeTable:
         rec = self._pods.get(key)
         if rec is not None and rec.node == node_name:
             rec.assumed = False
-            if (
-                rec.requests == pod_requests(pod)
-                and rec.non_zero == non_zero_requests(pod)
-                and rec.meta == _pod_meta(pod)
-            ):
+            if (rec.requests, rec.non_zero) == pod_resources(pod) and rec.meta == _pod_meta(pod):
                 return
         if rec is not None:
             self._detach(key)

@@ -289,7 +289,7 @@ def test_affinity_is_unresolvable_anti_affinity_is_not() -> None:
     table = table_of(HOSTS, [(labelled("web-0", WEB), "n1")])
     spec = labelled("p", affinity=affinity(anti=[term(HOST, app="web")]))
     result = InterPodAffinity().filter(PodInfo.from_pod(spec), table)
-    assert result.unresolvable_codes == {0}
+    assert result.unresolvable_codes == frozenset({0})
     assert [result.reasons[c] for c in sorted(result.unresolvable_codes)] == [AFF]
     # nothing failing: no verdict at all
     assert InterPodAffinity().filter(PodInfo.from_pod(labelled("q")), table).failed is None

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from actors.scheduler import core
 from actors.scheduler.core import (
     NO_NODES_AVAILABLE,
     Decision,
@@ -17,7 +18,15 @@ from actors.scheduler.core import (
     num_feasible_nodes_to_find,
     schedule_one,
 )
-from actors.scheduler.plugins import MOST_ALLOCATED, default_profile
+from actors.scheduler.plugins import (
+    MOST_ALLOCATED,
+    FilterPlugin,
+    FilterResult,
+    PodInfo,
+    PreFilterResult,
+    Profile,
+    default_profile,
+)
 from actors.scheduler.table import NodeTable
 from tests.actors.scheduler.test_plugins import expr, node, pod, required, table_of, taint
 
@@ -417,6 +426,81 @@ def test_a_failed_search_visits_every_node(big_table: NodeTable) -> None:
     assert decision.message is not None
     assert decision.message.startswith("0/5000 nodes are available: 5000 Insufficient cpu.")
     assert (decision.evaluated, state.next_start_node_index) == (5000, 4321)
+
+
+# --- windows: the search and the scores in parts give what judging every row at once gives ----------------
+
+
+class WholeTable(FilterPlugin):
+    """A filter plugin as one that cannot judge a window of rows alone."""
+
+    def __init__(self, inner: FilterPlugin) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.unresolvable = inner.unresolvable
+        self.reads_pods = inner.reads_pods
+
+    def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
+        return self.inner.pre_filter(pod, table)
+
+    def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
+        return self.inner.filter(pod, table)
+
+
+def mixed_cluster(count: int) -> NodeTable:
+    table = NodeTable()
+    for i in range(count):
+        taints = (
+            [taint("dedicated")] if i % 9 == 0 else [taint("soft", effect="PreferNoSchedule")] * (i % 4 == 1)
+        )
+        labels = {"zone": f"z{i % 3}"}
+        table.upsert_node(node(f"n{i}", cpu=str(1 + i % 4), pods="6", labels=labels, taints=taints))
+    for i in range(0, count, 13):
+        table.remove_node(f"n{i}")  # holes: the rows are no longer dense
+    return table
+
+
+def mixed_pods(count: int) -> list[dict[str, Any]]:
+    rng = random.Random(4)
+    pods = []
+    for i in range(count):
+        extra: dict[str, Any] = {}
+        kind = i % 6
+        if kind == 1:
+            extra["nodeSelector"] = {"zone": "z1"}
+        elif kind == 2:
+            extra["tolerations"] = [{"key": "dedicated", "operator": "Exists"}]
+        elif kind == 3:
+            term = {"weight": 5, "preference": {"matchExpressions": [expr("zone", "In", "z2")]}}
+            extra["affinity"] = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}
+        elif kind == 4:
+            extra["nodeName"] = f"n{rng.randrange(count)}"
+        pods.append(pod(f"p{i}", cpu=rng.choice(["100m", "500m", "1", "3"]), **extra))
+    return pods
+
+
+@pytest.mark.parametrize("percentage", [0, 100])
+def test_windows_change_no_decision(monkeypatch: pytest.MonkeyPatch, percentage: int) -> None:
+    whole_profile = default_profile()
+    whole_profile = Profile(
+        filters=tuple(WholeTable(p) for p in whole_profile.filters), scores=whole_profile.scores
+    )
+    runs = []
+    for window, profile in ((core.SEARCH_WINDOW, None), (7, None), (10**9, whole_profile)):
+        monkeypatch.setattr(core, "SEARCH_WINDOW", window)
+        table, state, rng = mixed_cluster(260), SchedulerState(), random.Random(3)
+        decisions = []
+        for spec in mixed_pods(400):
+            decision = schedule_one(
+                spec, table, rng=rng, state=state, profile=profile, percentage_of_nodes_to_score=percentage
+            )
+            decisions.append((decision, state.next_start_node_index))
+            if decision.node is not None:
+                table.assume(spec, decision.node)
+        runs.append(decisions)
+    assert runs[0] == runs[1] == runs[2]
+    assert sum(d.node is None for d, _ in runs[0]) > 10  # some searches fail: the FitError path is compared
+    assert any(d.feasible > 7 for d, _ in runs[0])  # and some score several windows
 
 
 # --- the node table ----------------------------------------------------------------------------------------

@@ -555,6 +555,60 @@ def test_balanced_allocation_with_a_resource_a_node_lacks() -> None:
     assert scores(plugin, pod(cpu="2", memory="2Gi", storage="1Gi"), table) == [87]
 
 
+def test_resource_scores_are_the_same_with_a_node_lacking_a_resource_among_the_rows() -> None:
+    # rows that all have cpu and memory take a shorter path than rows with one lacking them: same scores
+    nodes = [node(f"n{i}", cpu=str(1 + i % 4), memory=f"{1 + i % 3}Gi") for i in range(12)]
+    table = table_of(
+        [*nodes, node("bare", cpu="0", memory="0")], [(pod(f"x{i}", cpu="300m"), f"n{i}") for i in range(5)]
+    )
+    rows = table.rows()
+    present = rows[:-1]
+    plugins: list[ScorePlugin] = [
+        NodeResourcesFit(),
+        NodeResourcesFit(MOST_ALLOCATED),
+        NodeResourcesFit(resources=(("cpu", 3), ("memory", 2))),
+        NodeResourcesBalancedAllocation(),
+    ]
+    for spec in (pod(cpu="500m", memory="512Mi"), pod(), pod(cpu="3")):
+        info = PodInfo.from_pod(spec)
+        for plugin in plugins:
+            alone = plugin.score(info, table, present)
+            among = plugin.score(info, table, rows)
+            assert alone is not None and among is not None
+            assert alone.tolist() == among[:-1].tolist(), plugin.name
+
+
+def test_filter_rows_agrees_with_filter() -> None:
+    nodes = [
+        node(
+            f"n{i}",
+            cpu=str(1 + i % 3),
+            pods=str(1 + i % 2),
+            unschedulable=i % 5 == 0,
+            taints=[taint("t")] * (i % 4 == 0),
+        )
+        for i in range(20)
+    ]
+    table = table_of(nodes, [(pod(f"x{i}", cpu="600m"), f"n{i}") for i in range(0, 20, 3)])
+    table.remove_node("n7")
+    specs = [
+        pod(cpu="1"),
+        pod(nodeName="n4"),
+        pod(nodeName="gone"),
+        pod(tolerations=[{"operator": "Exists"}]),
+    ]
+    plugins: list[FilterPlugin] = [NodeUnschedulable(), NodeName(), TaintToleration(), NodeResourcesFit()]
+    for spec in specs:
+        info = PodInfo.from_pod(spec)
+        for plugin in plugins:
+            assert plugin.judges_rows
+            whole = plugin.filter(info, table).failed
+            for rows in (table.rows(), table.rows()[3:9], slice(2, 11)):
+                part = plugin.filter_rows(info, table, rows)
+                expected = None if whole is None else whole[rows].tolist()
+                assert (None if part is None else part.tolist()) == expected, plugin.name
+
+
 def test_only_cpu_memory_and_ephemeral_storage_are_scored() -> None:
     with pytest.raises(ValueError, match=r"nvidia\.com/gpu"):
         NodeResourcesBalancedAllocation(("cpu", "nvidia.com/gpu"))

@@ -3,6 +3,8 @@ cluster event or five minutes."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from typing import Any
 
 from actors.scheduler.queue import SchedulingQueue
@@ -75,3 +77,28 @@ def test_an_event_during_back_off_waits_out_the_back_off_and_deleted_pods_vanish
     assert names(queue, T + 1) == ["a"] and len(queue) == 1
     queue.done(pod("a"))
     assert len(queue) == 0 and queue.next_wakeup() is None
+
+
+def test_counts_follow_every_move() -> None:
+    rng = random.Random(2)
+    queue = SchedulingQueue()
+    now = T
+    for step in range(2000):
+        now += rng.choice([0.0, 0.5, 3.0])
+        action = rng.randrange(6)
+        name = f"p{rng.randrange(40)}"
+        if action == 0:
+            queue.add(pod(name, priority=rng.randrange(3)), now)
+        elif action == 1:
+            queue.delete(f"default/{name}")
+        elif action == 2 and (popped := queue.pop(now)) is not None:
+            queue.failed(popped, now, unschedulable=rng.random() < 0.5)
+        elif action == 3 and (popped := queue.pop(now)) is not None:
+            queue.done(popped)
+        elif action == 4:
+            queue.move_all(now)
+        else:
+            queue.pop(now)
+        recount = Counter(entry.where for entry in queue._entries.values())
+        assert queue.counts() == {where: recount[where] for where in queue.counts()}, step
+        assert sum(queue.counts().values()) == len(queue)

@@ -14,6 +14,7 @@ from actors.scheduler.resources import (
     node_allocatable,
     non_zero_requests,
     pod_requests,
+    pod_resources,
 )
 
 Mi = 1024 * 1024
@@ -184,6 +185,23 @@ REQUESTS: list[tuple[str, dict[str, Any], Resources, Resources]] = [
 def test_pod_requests(case: str, spec: dict[str, Any], requests: Resources, non_zero: Resources) -> None:
     assert pod_requests(spec) == requests
     assert non_zero_requests(spec) == non_zero
+
+
+def test_requests_are_memoised_by_what_they_read() -> None:
+    first = pod([ctr({"cpu": "250m", "memory": "64Mi"})])
+    resized = pod([ctr({"cpu": "500m", "memory": "64Mi"})])
+    assert pod_resources(first) == (pod_requests(first), non_zero_requests(first))
+    assert pod_requests(pod([ctr({"cpu": "250m", "memory": "64Mi"})])) == Resources(250, 64 * Mi, 0, 1)
+    assert pod_requests(resized) == Resources(500, 64 * Mi, 0, 1)
+    sidecars = pod([ctr({"cpu": "1"})], init=[sidecar({"cpu": "1"})])
+    plain_init = pod([ctr({"cpu": "1"})], init=[ctr({"cpu": "1"})])
+    assert (pod_requests(sidecars).milli_cpu, pod_requests(plain_init).milli_cpu) == (2000, 1000)
+
+
+def test_an_unhashable_quantity_counts_as_absent() -> None:
+    odd = pod([ctr({"cpu": ["1"], "memory": "1Gi"})])
+    assert pod_requests(odd) == Resources(0, Gi, 0, 1)
+    assert non_zero_requests(odd) == Resources(DEFAULT_MILLI_CPU_REQUEST, Gi, 0, 1)
 
 
 def test_a_pod_without_spec_takes_a_slot() -> None:
