@@ -57,6 +57,7 @@ LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-scheduler"
 MAX_BINDING = 512  # bindings in flight at once
 CYCLES_PER_TURN = 64
+WATCH_CHECK = 10.0  # cluster seconds between checks that the apiserver still serves the watches
 # Failures a component waits out and retries (the apiserver passes the store's own on unchanged).
 _RETRYABLE = (runtime_errors.ActorError, status.ApiError, StoreUnavailable, RequestTimedOut, ProposalFailed)
 
@@ -137,6 +138,7 @@ class Scheduler(Actor):
             refs = [self.ref(coordinator.shard_name(self.name, i)) for i in range(self.shard_count)]
             self.shards = coordinator.ShardSet(refs, epoch=self.identity)
             await self.shards.reset()
+        self.start_task(self._check_watches(api), name="watch-check")
         while True:
             for resource in ("namespaces", "nodes", "pods"):
                 if self._watches[resource] is None:
@@ -155,6 +157,26 @@ class Scheduler(Actor):
                 await asyncio.sleep(0)  # let watch events and bindings in between
 
     # -- informers -----------------------------------------------------------------------------------------
+
+    async def _check_watches(self, api: Any) -> None:
+        """Every ``WATCH_CHECK`` seconds, whether the apiserver still serves the informers' watches: a
+        restarted apiserver lost them, and the scheduler would wait for pods that never come. A lost one
+        is listed and watched again by the next turn."""
+        while True:
+            await self.sleep(WATCH_CHECK)
+            watched = {resource: w for resource, w in self._watches.items() if w is not None}
+            try:
+                live = set(await api.call("live_watches", list(watched.values())))
+            except _RETRYABLE as error:
+                log.info("%s: watches not checked: %s", self.name, error)
+                continue
+            for resource, watch_id in watched.items():
+                if watch_id not in live and self._watches[resource] == watch_id:
+                    log.info(
+                        "%s: the apiserver no longer serves the %s watch: listing again", self.name, resource
+                    )
+                    self._watches[resource] = None
+                    self._wake.set()
 
     def on_nodes(self, watch_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
         if watch_id != self._watches["nodes"]:

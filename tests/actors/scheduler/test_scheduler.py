@@ -102,6 +102,21 @@ async def test_a_pod_that_fits_nowhere_waits_with_upstreams_event_until_room_app
     await eventually(running_on_the_new_node)
 
 
+async def test_after_an_apiserver_restart_the_scheduler_watches_again_and_places_new_pods(
+    cluster: Cluster,
+) -> None:
+    await cluster.apiserver.call("create", "pods", "default", a_pod("before"))
+    await eventually(lambda: _running(cluster, "before"))
+    await cluster.system.restart("apiserver-0")  # the scheduler's and the kubelets' watches went with it
+
+    async def serving() -> bool:
+        return bool((await cluster.apiserver.call("info"))["ready"])
+
+    await eventually(serving)
+    await cluster.apiserver.call("create", "pods", "default", a_pod("after"))
+    await eventually(lambda: _running(cluster, "after"))  # the watch checks found them gone
+
+
 async def test_a_node_selector_is_honoured(cluster: Cluster) -> None:
     await add_node(cluster, 3, labels=(("disk", "ssd"),))
     await cluster.apiserver.call("create", "pods", "default", a_pod("db", nodeSelector={"disk": "ssd"}))
