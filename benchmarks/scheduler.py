@@ -28,6 +28,7 @@ import tempfile
 import time
 from typing import Any
 
+from actors.control_plane import control_hosts
 from benchmarks.common import print_table, start_control_plane, write_json
 
 ZONES = ("zone-a", "zone-b", "zone-c")
@@ -95,7 +96,7 @@ async def measure(
 
             await create_all("nodes", None, [node(i) for i in range(nodes)])
             await create_all("pods", "default", [pod(i, workload) for i in range(pods)])
-            host, shard_hosts = _placement(system)
+            host, shard_hosts = control_hosts(system)
             began = time.perf_counter()
             load_before = os.getloadavg()[0]
             scheduler = await spawn_scheduler(
@@ -140,15 +141,6 @@ class _OnHost:
 
     def ref(self, name: str) -> Any:
         return self.system.ref(name)
-
-
-def _placement(system: Any) -> tuple[str | None, list[str | None]]:
-    """Where the scheduler and its shards go: on Ray the scheduler beside the apiserver on ``host-0`` (its
-    bindings are then local calls) and the shards on the other hosts in turn; locally there is one host."""
-    if system.backend != "ray":
-        return None, []
-    others: list[str | None] = [h for h in system.host_ids if h != "host-0"] or ["host-0"]
-    return "host-0", others
 
 
 async def check_placement(api: Any) -> dict[str, int]:
