@@ -271,8 +271,16 @@ class Rest:
         dry_run: bool,
     ) -> dict[str, Any]:
         """One try at a binding from ``cached`` (the watch cache's pod: no store read) or the store's."""
-        pod = meta.deep_copy(cached if cached is not None else await self.objects.get(pods, namespace, name))
-        current = (pod.get("spec") or {}).get("nodeName")
+        found = cached if cached is not None else await self.objects.get(pods, namespace, name)
+        # copied only where the binding writes (metadata, spec, status): the rest is shared with ``found``
+        # (the watch cache's object, or a fresh read) and nothing here changes it
+        pod = {
+            **found,
+            "metadata": dict(found["metadata"]),
+            "spec": dict(found.get("spec") or {}),
+            "status": dict(found.get("status") or {}),
+        }
+        current = pod["spec"].get("nodeName")
         if current:
             raise status.conflict(pods, name, f'pod {name} is already assigned to node "{current}"')
         if pod["metadata"].get("deletionTimestamp"):
@@ -287,10 +295,7 @@ class Rest:
             "lastTransitionTime": meta.now_rfc3339(self.clock.now()),
         }
         others = (pod.get("status") or {}).get("conditions") or []
-        pod.setdefault("status", {})["conditions"] = [
-            scheduled,
-            *(c for c in others if c.get("type") != "PodScheduled"),
-        ]
+        pod["status"]["conditions"] = [scheduled, *(c for c in others if c.get("type") != "PodScheduled")]
         if dry_run:
             return pod
         # Straight to storage, guarded by the version read: spec.nodeName is immutable to updates.
