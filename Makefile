@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/kubemu bench scheduler --out benchmarks/results/scheduler.json
 	$(BIN)/kubemu bench scheduler --nodes 5000 --pods 50000 --workloads basic --out benchmarks/results/scheduler-50k.json
 	$(BIN)/kubemu bench density --out benchmarks/results/density.json
+	$(BIN)/kubemu bench reconcile --out benchmarks/results/reconcile.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

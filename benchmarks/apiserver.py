@@ -30,12 +30,18 @@ from benchmarks.store import ensure_tools, parse_wrk
 from consensus.ports import free_loopback_ports
 
 CREATE_LUA = r"""
+-- each wrk thread has its own Lua state (and the same math.random sequence): names carry the thread's id
 counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
 local data = string.rep("x", 256)
 local path = "/api/v1/namespaces/bench/configmaps"
 request = function()
   counter = counter + 1
-  local name = "w" .. counter .. "-" .. math.random(1, 1000000000)
+  local name = "w" .. id .. "-" .. counter
   local body = '{"metadata":{"name":"' .. name .. '"},"data":{"k":"' .. data .. '"}}'
   return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
 end
@@ -253,7 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(
         rows,
-        [("path", "PATH"), ("what", "WHAT"), ("per_s", "PER S"), ("p50_ms", "P50 ms"), ("p99_ms", "P99 ms")],
+        [
+            ("path", "PATH"),
+            ("what", "WHAT"),
+            ("per_s", "PER S"),
+            ("p50_ms", "P50 ms"),
+            ("p99_ms", "P99 ms"),
+            ("errors", "NON-2XX"),
+        ],
     )
     write_json(args.out, "apiserver", rows, seconds=args.seconds, workers=args.workers)
     plot_bars(
