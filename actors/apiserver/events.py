@@ -70,7 +70,7 @@ class EventRecorder:
                     "reportingComponent": self.component,
                     "reportingInstance": self.host or self.component,
                 }
-                await self.apiserver.call("create", "events", namespace, event)
+                await self.apiserver.call("create", "events", namespace, event, handed_over=True)
                 if len(self._seen) >= _MAX_REMEMBERED:
                     self._seen.pop(next(iter(self._seen)))
                 self._seen[key] = (namespace, name, 1)

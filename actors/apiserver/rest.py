@@ -205,9 +205,15 @@ class Rest:
     # -- create --------------------------------------------------------------------------------------------
 
     async def create(
-        self, kind: kinds.Kind, namespace: str | None, body: Any, *, dry_run: bool = False
+        self,
+        kind: kinds.Kind,
+        namespace: str | None,
+        body: Any,
+        *,
+        dry_run: bool = False,
+        fresh: bool = False,
     ) -> dict[str, Any]:
-        obj = self._checked_body(kind, namespace, body)
+        obj = self._checked_body(kind, namespace, body, fresh=fresh)
         md = obj["metadata"]
         if md.get("resourceVersion"):
             raise status.bad_request("resourceVersion should not be set on objects to be created")

@@ -580,10 +580,18 @@ class ApiServer(Actor):
         return await self.rest.list_objects(kind, namespace, options)
 
     async def create(
-        self, resource: str, namespace: str | None, obj: dict[str, Any], *, dry_run: bool = False
+        self,
+        resource: str,
+        namespace: str | None,
+        obj: dict[str, Any],
+        *,
+        dry_run: bool = False,
+        handed_over: bool = False,
     ) -> dict[str, Any]:
+        """``handed_over``: the caller made ``obj`` for this call and never reads it again, so the
+        apiserver may keep it instead of a copy (the event recorder's Events)."""
         assert self.rest is not None
-        return await self.rest.create(self.kind(resource), namespace, obj, dry_run=dry_run)
+        return await self.rest.create(self.kind(resource), namespace, obj, dry_run=dry_run, fresh=handed_over)
 
     async def update(
         self, resource: str, namespace: str | None, obj: dict[str, Any], *, subresource: str = ""
