@@ -428,6 +428,15 @@ class Rest:
         if subresource == "status":
             new = strategies.prepare_for_status_update(obj, old)
         elif subresource == "finalize":
+            finalizers = (obj.get("spec") or {}).get("finalizers")
+            if finalizers is not None and (
+                not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers)
+            ):
+                raise status.bad_request(
+                    f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: json: '
+                    "cannot unmarshal value into Go struct field NamespaceSpec.spec.finalizers of type "
+                    "[]v1.FinalizerName"
+                )
             new = strategies.prepare_for_finalize(obj, old)
         else:
             new = obj

@@ -78,10 +78,10 @@ def prepare_for_update(kind: kinds.Kind, new: dict[str, Any], old: dict[str, Any
 
 
 def prepare_for_finalize(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """``namespaces/<name>/finalize``: ``old`` with the new ``spec.finalizers`` and nothing else."""
+    """``namespaces/<name>/finalize``: ``old`` with the new ``spec.finalizers`` (a list of strings, checked by
+    the caller) and nothing else."""
     finalize = meta.deep_copy(old)
-    finalizers = (new.get("spec") or {}).get("finalizers")
-    finalize.setdefault("spec", {})["finalizers"] = list(finalizers) if isinstance(finalizers, list) else []
+    finalize.setdefault("spec", {})["finalizers"] = list((new.get("spec") or {}).get("finalizers") or [])
     return finalize
 
 

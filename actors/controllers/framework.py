@@ -198,13 +198,19 @@ class Update:
     subresource: str = ""
 
 
+class Api(Protocol):
+    """What writes need of the apiserver: an ``ActorRef`` (or a fake one in tests)."""
+
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any: ...
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
     """Work that needs the apiserver's answers as it goes (upstream's namespace deleter lists what is left
     after its deletes): ``work(api)`` is awaited with the internal API. It may raise ``Requeue`` to have
     the key looked at again later without counting as a failure."""
 
-    work: Callable[[Any], Awaitable[None]]
+    work: Callable[[Api], Awaitable[None]]
     what: str = ""
 
 

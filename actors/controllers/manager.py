@@ -43,7 +43,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from actors import leader_election
 from actors.apiserver import status
@@ -99,10 +99,7 @@ def resolve(
     return made
 
 
-class Api(Protocol):
-    """What ``Writer`` needs of the apiserver: an ``ActorRef`` (or a fake one in tests)."""
-
-    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any: ...
+Api = framework.Api  # what ``Writer`` needs of the apiserver
 
 
 Record = Callable[[framework.Obj, str, str, str], None]  # (obj, type, reason, message)

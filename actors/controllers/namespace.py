@@ -30,8 +30,9 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from actors.apiserver import status
 from actors.controllers import framework
-from actors.controllers.framework import Cache, Context, Obj, Result
+from actors.controllers.framework import Api, Cache, Context, Obj, Result
 from kube import kinds, meta
 
 FINALIZER = "kubernetes"
@@ -49,13 +50,6 @@ CONDITION_TYPES = (
     CONTENT_REMAINING,
     FINALIZERS_REMAINING,
 )
-
-
-class Api:
-    """What ``empty`` needs of the apiserver actor (an ``ActorRef`` or a fake): ``call``."""
-
-    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - protocol
-        raise NotImplementedError
 
 
 @dataclasses.dataclass(slots=True)
@@ -108,13 +102,13 @@ def conditions(remaining: Remaining, old: Sequence[Mapping[str, Any]], now: str)
     before = {c.get("type"): c for c in old if isinstance(c, Mapping)}
     out: list[Obj] = []
     for type_, holds, reason, message in wanted:
-        status = "True" if holds else "False"
+        value = "True" if holds else "False"
         previous = before.get(type_) or {}
-        since = previous.get("lastTransitionTime") if previous.get("status") == status else None
+        since = previous.get("lastTransitionTime") if previous.get("status") == value else None
         out.append(
             {
                 "type": type_,
-                "status": status,
+                "status": value,
                 "lastTransitionTime": since or now,
                 "reason": reason,
                 "message": message,
@@ -164,8 +158,8 @@ async def empty(
                     await api.call(
                         "delete", resource, namespace, md.get("name", ""), propagation_policy="Background"
                     )
-                except Exception as error:  # a 404: it went meanwhile
-                    if getattr(error, "code", None) != 404:
+                except status.ApiError as error:
+                    if error.code != 404:  # a 404: it went meanwhile
                         raise
             left = (await api.call("list_objects", resource, namespace)).get("items") or []
         except Exception as error:
@@ -185,10 +179,10 @@ async def finish(api: Api, ns: Obj, *, now: float, registry: kinds.Registry = ki
     ``framework.Requeue`` with the estimate)."""
     name = ns["metadata"]["name"]
     remaining = await empty(api, name, now=now, registry=registry)
-    status = ns.get("status") or {}
-    new = conditions(remaining, status.get("conditions") or [], meta.now_rfc3339(now))
+    reported = ns.get("status") or {}
+    new = conditions(remaining, reported.get("conditions") or [], meta.now_rfc3339(now))
     current = ns
-    if new != status.get("conditions"):
+    if new != reported.get("conditions"):
         body = meta.deep_copy(ns)
         body.setdefault("status", {})["conditions"] = new
         current = await api.call("update", "namespaces", None, body, subresource="status")

@@ -64,6 +64,16 @@ async def start_cluster(
     return system, Cluster(system=system, apiserver=ref, url=f"{scheme}://127.0.0.1:{port}", pki=paths)
 
 
+async def restart_apiserver(cluster: Cluster) -> None:
+    """Restart ``apiserver-0`` (its watches go with it) and wait until it serves again."""
+    await cluster.system.restart("apiserver-0")
+
+    async def serving() -> bool:
+        return bool((await cluster.apiserver.call("info"))["ready"])
+
+    await eventually(serving)
+
+
 @pytest.fixture
 async def cluster(tmp_path: pathlib.Path) -> AsyncIterator[Cluster]:
     system, running = await start_cluster(tmp_path)

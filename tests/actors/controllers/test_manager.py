@@ -19,7 +19,7 @@ from actors.controllers.expectations import EXPECTATIONS_TIMEOUT, ControllerExpe
 from actors.controllers.framework import Cache, Context, Obj, Result
 from actors.controllers.manager import ControllerManager, Writer
 from actors.runtime.clock import ManualClock
-from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
+from tests.actors.apiserver.conftest import Cluster, eventually, restart_apiserver, start_cluster
 
 SCALE = 50.0
 MANAGER = "kube-controller-manager"
@@ -245,12 +245,7 @@ async def _true(value: bool) -> bool:
 
 async def test_a_restarted_apiserver_is_noticed_and_the_informers_watch_it_again(cluster: Cluster) -> None:
     await start_manager(cluster, ConfigMapsPerSecret())
-    await cluster.system.restart("apiserver-0")  # its internal watches are gone with it
-
-    async def serving() -> bool:
-        return bool((await cluster.apiserver.call("info"))["ready"])
-
-    await eventually(serving)
+    await restart_apiserver(cluster)  # its internal watches are gone with it
     await cluster.apiserver.call("create", "secrets", "default", a_secret("after", "x"))
     # the manager finds its watches gone (a check every WATCH_CHECK cluster seconds) and watches again
     await eventually(lambda: configmaps(cluster, "after-"))

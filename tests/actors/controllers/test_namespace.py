@@ -115,6 +115,23 @@ async def test_only_the_finalize_subresource_changes_a_namespaces_finalizers(clu
     assert await _gone(cluster, "kept")  # nothing holds it: deleted at once
 
 
+async def test_a_finalize_whose_finalizers_are_not_a_list_of_names_is_refused_and_keeps_them(
+    cluster: Cluster,
+) -> None:
+    api = cluster.apiserver
+    await api.call("create", "namespaces", None, {"metadata": {"name": "guarded"}})
+    ns = await api.call("get", "namespaces", None, "guarded")
+    for bad in ("kubernetes", [1], {"a": "b"}):
+        with pytest.raises(status.ApiError) as refused:
+            await api.call(
+                "update", "namespaces", None, {**ns, "spec": {"finalizers": bad}}, subresource="finalize"
+            )
+        assert refused.value.code == 400 and "NamespaceSpec.spec.finalizers" in str(refused.value)
+    kept = await api.call("get", "namespaces", None, "guarded")
+    assert kept["spec"]["finalizers"] == ["kubernetes"]
+    assert kept["metadata"]["resourceVersion"] == ns["metadata"]["resourceVersion"]
+
+
 def test_conditions_keep_their_transition_time_while_their_status_holds() -> None:
     first = namespace.conditions(namespace.Remaining(resources={"pods.": 2}), [], "2026-01-01T00:00:00Z")
     again = namespace.conditions(namespace.Remaining(resources={"pods.": 1}), first, "2026-01-01T00:00:10Z")

@@ -13,7 +13,7 @@ import pytest
 
 from actors.kubelet.kubelet import Kubelet
 from actors.kubelet.node import NodeConfig
-from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
+from tests.actors.apiserver.conftest import Cluster, eventually, restart_apiserver, start_cluster
 
 SCALE = 100.0
 CIDR = "10.244.1.0/24"
@@ -70,12 +70,7 @@ async def test_after_an_apiserver_restart_the_kubelet_watches_again_and_runs_new
 ) -> None:
     await cluster.apiserver.call("create", "pods", "default", a_pod("before"))
     await pod_in_phase(cluster, "before", "Running")
-    await cluster.system.restart("apiserver-0")  # the kubelet's watches are gone with it
-
-    async def serving() -> bool:
-        return bool((await cluster.apiserver.call("info"))["ready"])
-
-    await eventually(serving)
+    await restart_apiserver(cluster)  # the kubelet's watches are gone with it
     await cluster.apiserver.call("create", "pods", "default", a_pod("after"))
     await pod_in_phase(cluster, "after", "Running")  # found by the check every third heartbeat (0.3 s here)
 

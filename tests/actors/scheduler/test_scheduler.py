@@ -14,7 +14,7 @@ import pytest
 from actors.kubelet.kubelet import Kubelet
 from actors.kubelet.node import NodeConfig
 from actors.scheduler.scheduler import spawn_scheduler
-from tests.actors.apiserver.conftest import Cluster, eventually, start_cluster
+from tests.actors.apiserver.conftest import Cluster, eventually, restart_apiserver, start_cluster
 
 SCALE = 100.0
 
@@ -107,12 +107,7 @@ async def test_after_an_apiserver_restart_the_scheduler_watches_again_and_places
 ) -> None:
     await cluster.apiserver.call("create", "pods", "default", a_pod("before"))
     await eventually(lambda: _running(cluster, "before"))
-    await cluster.system.restart("apiserver-0")  # the scheduler's and the kubelets' watches went with it
-
-    async def serving() -> bool:
-        return bool((await cluster.apiserver.call("info"))["ready"])
-
-    await eventually(serving)
+    await restart_apiserver(cluster)  # the scheduler's and the kubelets' watches went with it
     await cluster.apiserver.call("create", "pods", "default", a_pod("after"))
     await eventually(lambda: _running(cluster, "after"))  # the watch checks found them gone
 
