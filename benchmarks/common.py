@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import math
 import os
 import platform
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run_alone(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, then a full collection. A cluster torn down is cyclic garbage (actors, tasks and
+    their frames) that the raised collector thresholds (``actors/runtime/host.py``) leave in place for long:
+    without this, each later size of a benchmark walks the earlier clusters again in every collection and
+    counts them in its memory figures."""
+    try:
+        return asyncio.run(coroutine)
+    finally:
+        gc.collect()
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:

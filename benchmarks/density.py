@@ -29,7 +29,7 @@ import time
 import types
 from typing import Any
 
-from benchmarks.common import print_table, start_control_plane, write_json
+from benchmarks.common import print_table, run_alone, start_control_plane, write_json
 
 
 def _rss_bytes() -> int:
@@ -166,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--breakdown", action="store_true", help="print the memory per node by component")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    rows = [
-        asyncio.run(measure(n, args.seconds, ramp=args.ramp, breakdown=args.breakdown)) for n in args.nodes
-    ]
+    rows = [run_alone(measure(n, args.seconds, ramp=args.ramp, breakdown=args.breakdown)) for n in args.nodes]
     for row in rows:  # the table prints one decimal: small figures as text
         row["cores_per_node_text"] = f"{row['cores_per_node']:.2e}"
         row["cores_total"] = round(row["cores_total"], 2)

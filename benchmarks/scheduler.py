@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from actors.control_plane import control_hosts
-from benchmarks.common import print_table, start_control_plane, write_json
+from benchmarks.common import print_table, run_alone, start_control_plane, write_json
 
 ZONES = ("zone-a", "zone-b", "zone-c")
 
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         for shards in args.shards:
             for workload in args.workloads:
                 for nodes in args.nodes:
-                    row = asyncio.run(
+                    row = run_alone(
                         measure(nodes, args.pods, workload, shards=shards, backend=backend, hosts=hosts)
                     )
                     rows.append(row)

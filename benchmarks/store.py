@@ -30,7 +30,7 @@ from typing import Any
 
 from actors.runtime.actor import Actor
 from actors.runtime.system import ActorSystem
-from benchmarks.common import percentile, plot_bars, print_table, write_json
+from benchmarks.common import percentile, plot_bars, print_table, run_alone, write_json
 from consensus.ports import free_loopback_ports
 
 WRK_SCRIPT = r"""
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     for target in [t for t in args.targets if t.startswith("internal")]:
         backend = "ray" if target == "internal-ray" else "local"
         for concurrency in args.writers:
-            row = asyncio.run(internal_path(args.seconds, concurrency, backend))
+            row = run_alone(internal_path(args.seconds, concurrency, backend))
             rows.append(row)
             print(f"  {target:<12} {concurrency:>4} writers: {row['puts_per_s']:>9,.0f} puts/s", flush=True)
 
