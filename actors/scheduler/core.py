@@ -30,7 +30,10 @@ start on, until enough feasible nodes are found; the search is read off in order
 one at a time: the nodes that get a verdict are those before the feasible node one past the number needed
 (upstream checks 16 nodes at a time, so it may judge a few more). A plugin that cannot judge a window alone
 (``FilterPlugin.judges_rows``) judges the whole table once. Nodes are searched in table row order, not
-upstream's zone-interleaved node tree.
+upstream's zone-interleaved node tree. The verdicts of the plugins with a ``memo_key`` (those reading one
+row alone: resources, node affinity, taints), and the weighted sum of the scores of those that score a row
+alone with one (the resource scores), are kept by the table per row (``NodeTable.memo``): a pod like the one
+before reads them back, and only the rows changed since are computed again. The outcome is the same.
 
 The preemption part of the message is what ``DefaultPreemption`` says when no node has a lower-priority pod
 to evict (the table does not track priorities). ``preemption.preempt`` runs the PostFilter itself from the
@@ -43,14 +46,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from actors.scheduler.plugins import FilterPlugin, FilterResult, PodInfo, Profile, Rows, default_profile
-from actors.scheduler.table import NodeTable
+from actors.scheduler.plugins import (
+    FilterPlugin,
+    FilterResult,
+    PodInfo,
+    Profile,
+    ScorePlugin,
+    default_profile,
+)
+from actors.scheduler.table import NodeTable, RowMemo, Rows
 
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 MIN_FEASIBLE_NODES_TO_FIND = 100
@@ -236,21 +246,23 @@ def schedule_one(
         to_find = min(num_to_find, m)
     start = cursor.next_start_node_index % m if m else 0
 
-    feasible_at, cut = _search(
-        info, table, active, nodes, dense=nodes is all_rows and table.dense(), start=start, to_find=to_find
-    )
+    dense = nodes is all_rows and table.dense()
+    feasible_at, cut = _search(info, table, active, nodes, dense=dense, start=start, to_find=to_find)
     evaluated = cut + filtered_out
     cursor.next_start_node_index = (cursor.next_start_node_index + evaluated) % n
 
     if len(feasible_at) == 0:  # which plugin failed each node: every plugin judges every row
         results = [plugin.filter(info, table) for plugin in active]
         return _fit_error(info, table, active, results, nodes, filtered_out, preemption)
-    chosen = nodes[(feasible_at + start) % m] if start else nodes[feasible_at]
+    positions = feasible_at + start if start else feasible_at
+    if start and int(positions[-1]) >= m:  # the search went round past the last node (positions ascend)
+        positions %= m
+    chosen = positions if dense else nodes[positions]
     if len(chosen) == 1 and not always_score:
         return Decision(node=table.name_at(int(chosen[0])), feasible=1, evaluated=evaluated)
     total = _score(info, table, prof, chosen)
-    top = int(total.max())
-    best = np.flatnonzero(total == top)
+    top = int(np.maximum.reduce(total))
+    best = (total == top).nonzero()[0]
     pick = int(best[0]) if len(best) == 1 else int(best[rng.randrange(len(best))])
     return Decision(
         node=table.name_at(int(chosen[pick])),
@@ -283,13 +295,32 @@ def _search(
     nodes are rows ``0 .. len(nodes) - 1`` (windows are then slices)."""
     m = len(nodes)
     judges: list[Callable[[Rows], NDArray[np.bool_] | None]] = []
+    memoised: list[tuple[FilterPlugin, Hashable]] = []
+    reads_pods = False
     for plugin in active:
-        if plugin.judges_rows:
+        key = plugin.memo_key(pod) if plugin.judges_rows else None
+        if key is not None:
+            memoised.append((plugin, key))
+            reads_pods = reads_pods or plugin.reads_pods
+        elif plugin.judges_rows:
             judges.append(functools.partial(plugin.filter_rows, pod, table))
         else:  # judged once over the whole table, read per window
             failed = plugin.filter(pod, table).failed
             if failed is not None:
                 judges.append(failed.__getitem__)
+    passing: RowMemo | None = None  # the memoised plugins' verdicts as one: which rows pass them all
+    if memoised:
+
+        def passes(rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+            failed_any = np.zeros(len(rows), np.bool_)
+            for plugin, _ in memoised:
+                failed = plugin.filter_rows(pod, table, rows)
+                if failed is not None:
+                    failed_any |= failed
+            return ~failed_any
+
+        key = ("filter", *(plugin_key for _, plugin_key in memoised))
+        passing = table.memo(key, reads_pods=reads_pods)
     parts: list[NDArray[np.intp]] = []
     count = position = 0
     while position < m and count <= to_find:
@@ -301,7 +332,11 @@ def _search(
             failed = judge(rows)
             if failed is not None:
                 failed_any = failed if failed_any is None else failed_any | failed
-        hits = np.arange(length) if failed_any is None else np.flatnonzero(~failed_any)
+        if passing is not None:
+            passed = passing.get(rows, passes)
+            hits = (passed if failed_any is None else passed > failed_any).nonzero()[0]
+        else:
+            hits = np.arange(length) if failed_any is None else np.logical_not(failed_any).nonzero()[0]
         parts.append(hits + position if position else hits)
         count += len(hits)
         position += length
@@ -316,13 +351,36 @@ def _search(
 
 def _score(pod: PodInfo, table: NodeTable, profile: Profile, rows: NDArray[np.intp]) -> NDArray[np.int64]:
     """The weighted total of the profile's scores per row; the plugins that score a row alone score at
-    most ``SEARCH_WINDOW`` rows at once (for the GIL, as ``_search``), the others all rows together."""
+    most ``SEARCH_WINDOW`` rows at once (for the GIL, as ``_search``), the others all rows together. Those
+    with a ``memo_key`` are summed once per row and kept by the table (``NodeTable.memo``)."""
     windows = [rows[lo : lo + SEARCH_WINDOW] for lo in range(0, len(rows), SEARCH_WINDOW)]
     alone = len(windows) == 1
+    scorers: list[tuple[ScorePlugin, int]] = []
+    memoised: list[tuple[ScorePlugin, int]] = []
+    keys: list[Hashable] = ["score"]
+    for scorer, weight in profile.scores:
+        key = scorer.memo_key(pod) if scorer.scores_rows_alone else None
+        if key is None:
+            scorers.append((scorer, weight))
+        else:
+            memoised.append((scorer, weight))
+            keys.append((key, weight))
+
+    def weighted(window: NDArray[np.intp]) -> NDArray[np.int64]:
+        part = np.zeros(len(window), np.int64)
+        for scorer, weight in memoised:
+            scores = scorer.score(pod, table, window)
+            if scores is not None:
+                part += scores if weight == 1 else scores * weight
+        return part
+
+    memo = table.memo(tuple(keys)) if memoised else None
     parts: list[NDArray[np.int64]] = []
     for window in windows:
-        part = np.zeros(len(window), np.int64)
-        for scorer, weight in profile.scores:
+        part: NDArray[np.int64] = (
+            np.zeros(len(window), np.int64) if memo is None else memo.get(window, weighted)
+        )
+        for scorer, weight in scorers:
             if alone or scorer.scores_rows_alone:
                 scores = scorer.score(pod, table, window)
                 if scores is not None:
@@ -331,7 +389,7 @@ def _score(pod: PodInfo, table: NodeTable, profile: Profile, rows: NDArray[np.in
     if alone:
         return parts[0]
     total = np.concatenate(parts)
-    for scorer, weight in profile.scores:
+    for scorer, weight in scorers:
         if not scorer.scores_rows_alone:
             scores = scorer.score(pod, table, rows)
             if scores is not None:

@@ -70,6 +70,9 @@ v1.34 made it unresolvable when the pod exceeds the node's allocatable outright)
 return either, by reason: only a pod affinity miss and a missing topology label are unresolvable
 (``FilterResult.unresolvable_codes``), which ``core`` and ``preemption`` read. ``reads_pods`` says whether
 a filter's verdict can change when pods leave a node: preemption re-runs those filters on what is left.
+``memo_key`` names, for a filter that judges a row by that row alone and for a score of a row alone, what
+else the answer depends on (the pod's requests, selectors or tolerations): ``core`` then lets the table keep
+the answers per row (``NodeTable.memo``) and compute them again only for the rows that changed.
 
 The default profile is upstream's default plugin set (``getDefaultPlugins``, less the queue-sort, gating
 and binding plugins), in its order and with its score weights (``DEFAULT_PLUGINS``, ``DEFAULT_WEIGHTS``);
@@ -95,7 +98,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -103,6 +106,7 @@ from numpy.typing import NDArray
 
 from actors.scheduler.resources import Resources, pod_resources
 from actors.scheduler.table import (
+    ALL_ROWS,
     CONTROLLER_KEY,
     NO_AFFINITY,
     NO_EXECUTE,
@@ -115,6 +119,7 @@ from actors.scheduler.table import (
     AffinityTerm,
     NodeTable,
     PodAffinityTerms,
+    Rows,
     controller_uid,
     parse_int64,
     parse_pod_affinity,
@@ -223,15 +228,15 @@ class SelectorTerm:
     fields: tuple[FieldRequirement, ...] = ()
     valid: bool = True
 
-    def mask(self, table: NodeTable) -> NDArray[np.bool_]:
-        """Over all ``table.capacity`` rows, where the term matches."""
+    def mask(self, table: NodeTable, rows: Rows = ALL_ROWS) -> NDArray[np.bool_]:
+        """Which of ``rows`` (by default all ``table.capacity`` rows) the term matches."""
+        result = _filled(table, rows, self.valid)
         if not self.valid:
-            return np.zeros(table.capacity, np.bool_)
-        result = np.ones(table.capacity, np.bool_)
+            return result
         for req in self.expressions:
-            result &= _requirement_mask(table, req)
+            result &= _requirement_mask(table, req, rows)
         for field in self.fields:
-            result &= _field_mask(table, field)
+            result &= _field_mask(table, field, rows)
         return result
 
 
@@ -284,27 +289,34 @@ def compile_term(raw: Mapping[str, Any]) -> SelectorTerm | None:
     return SelectorTerm(expressions=tuple(reqs), fields=tuple(field_reqs), valid=valid)
 
 
-def _requirement_mask(table: NodeTable, req: LabelRequirement) -> NDArray[np.bool_]:
+def _filled(table: NodeTable, rows: Rows, value: bool) -> NDArray[np.bool_]:
+    """``value`` for each of ``rows`` (an array the size of the rows, not of the table: see ``core``'s
+    ``SEARCH_WINDOW``)."""
+    return np.full(table.live[rows].shape, value, np.bool_)
+
+
+def _requirement_mask(table: NodeTable, req: LabelRequirement, rows: Rows) -> NDArray[np.bool_]:
     op = req.operator
     if op == "In":
-        return table.label_in(req.key, req.values)
+        return table.label_in(req.key, req.values, rows)
     if op == "NotIn":
-        return ~table.label_in(req.key, req.values)
+        return ~table.label_in(req.key, req.values, rows)
     if op == "Exists":
-        return table.label_exists(req.key)
+        return table.label_exists(req.key, rows)
     if op == "DoesNotExist":
-        return ~table.label_exists(req.key)
-    return table.label_compare(req.key, req.bound, greater=op == "Gt")
+        return ~table.label_exists(req.key, rows)
+    return table.label_compare(req.key, req.bound, op == "Gt", rows)
 
 
-def _field_mask(table: NodeTable, req: FieldRequirement) -> NDArray[np.bool_]:
+def _field_mask(table: NodeTable, req: FieldRequirement, rows: Rows) -> NDArray[np.bool_]:
     if req.key != OBJECT_NAME_FIELD:  # a node has no other field: it reads as ""
-        return np.full(table.capacity, (req.value == "") == req.equal, np.bool_)
+        return _filled(table, rows, (req.value == "") == req.equal)
     same = np.zeros(table.capacity, np.bool_)
     row = table.index(req.value)
     if row is not None:
         same[row] = True
-    return same if req.equal else ~same
+    picked: NDArray[np.bool_] = same[rows] if req.equal else ~same[rows]
+    return picked
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -427,7 +439,7 @@ class PodInfo:
             non_zero=non_zero,
             node_name=str(spec.get("nodeName") or ""),
             nominated_node=str(status.get("nominatedNodeName") or ""),
-            tolerations=tuple(Toleration.from_dict(t) for t in spec.get("tolerations") or ()),
+            tolerations=tuple(map(Toleration.from_dict, spec.get("tolerations") or ())),
             node_selector=None if selector is None else {str(k): str(v) for k, v in selector.items()},
             required_terms=required_terms,
             required_raw=required_raw,
@@ -435,8 +447,8 @@ class PodInfo:
             preempt_never=spec.get("preemptionPolicy") == "Never",
             pod_labels=pod_labels,
             pod_affinity=parse_pod_affinity(pod),
-            spread_hard=spread_constraints(spread, pod_labels, DO_NOT_SCHEDULE),
-            spread_soft=spread_constraints(spread, pod_labels, SCHEDULE_ANYWAY),
+            spread_hard=spread_constraints(spread, pod_labels, DO_NOT_SCHEDULE) if spread else (),
+            spread_soft=spread_constraints(spread, pod_labels, SCHEDULE_ANYWAY) if spread else (),
             spread_explicit=bool(spread),
             controller=controller_uid(pod),
             namespace_labels=namespace_labels,
@@ -492,10 +504,6 @@ class FilterResult:
         return [() if c < 0 else tuple(self.reasons[c]) for c in codes.tolist()]
 
 
-Rows = NDArray[np.intp] | slice
-"""Some rows of a ``NodeTable``: their indices, or a slice of the row range."""
-
-
 class Plugin:
     """A named plugin; a class implements ``FilterPlugin``, ``ScorePlugin`` or both."""
 
@@ -514,6 +522,12 @@ class FilterPlugin(Plugin, abc.ABC):
 
     judges_rows: bool = False
     """Whether ``filter_rows`` judges just the rows asked, cheaper than ``filter`` judges them all."""
+
+    def memo_key(self, pod: PodInfo) -> Hashable | None:
+        """For a plugin that ``judges_rows``: a key such that a row's verdict depends on that row and the key
+        alone (on the node's columns, and on the pods on it if ``reads_pods``), so that verdicts can be kept
+        per key and row (``NodeTable.memo``); ``None``: not so."""
+        return None
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         return PASS
@@ -536,6 +550,12 @@ class ScorePlugin(Plugin, abc.ABC):
     scores_rows_alone: bool = False
     """Whether a row's score depends on that row alone (nothing is normalised over the rows scored), so
     that scoring the rows in parts gives the same scores."""
+
+    def memo_key(self, pod: PodInfo) -> Hashable | None:
+        """For a plugin that ``scores_rows_alone``: a key such that a row's score depends on that row (its
+        node and the pods on it) and the key alone, so that scores can be kept per key and row
+        (``NodeTable.memo``); ``None``: not so. A filter that scores too answers one key for both."""
+        return None
 
     @abc.abstractmethod
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
@@ -574,6 +594,8 @@ class NodeUnschedulable(FilterPlugin):
         return _single(table.unschedulable, ERR_REASON_UNSCHEDULABLE)
 
     def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
+        if not table.any_unschedulable():
+            return None
         failed: NDArray[np.bool_] = table.unschedulable[rows]
         return failed
 
@@ -643,6 +665,9 @@ class TaintToleration(FilterPlugin, ScorePlugin):
         reasons = [(untolerated_taint_reason(k, v),) for k, v in pairs]
         return FilterResult(failed=failed, reasons=reasons, code_of=first_untolerated)
 
+    def memo_key(self, pod: PodInfo) -> Hashable | None:
+        return type(self), pod.tolerations
+
     def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
         bad = self._untolerated(table, pod.tolerations, {NO_SCHEDULE, NO_EXECUTE})
         if not bad.any():
@@ -665,6 +690,7 @@ class TaintToleration(FilterPlugin, ScorePlugin):
 class NodeAffinity(FilterPlugin, ScorePlugin):
     name = "NodeAffinity"
     reads_pods = False
+    judges_rows = True
 
     def pre_filter(self, pod: PodInfo, table: NodeTable) -> PreFilterResult:
         if pod.required_raw is None and pod.node_selector is None:
@@ -685,27 +711,35 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
             return PreFilterResult(rejection=ERR_REASON_AFFINITY_CONFLICT)
         return PreFilterResult(node_names=frozenset(names))
 
-    def required_mask(self, pod: PodInfo, table: NodeTable) -> NDArray[np.bool_]:
-        """Over all ``table.capacity`` rows: nodes matching the nodeSelector and the required terms."""
-        mask = np.ones(table.capacity, np.bool_)
+    def required_mask(self, pod: PodInfo, table: NodeTable, rows: Rows = ALL_ROWS) -> NDArray[np.bool_]:
+        """Which of ``rows`` (by default all ``table.capacity`` rows) match the nodeSelector and the
+        required terms."""
+        mask = _filled(table, rows, True)
         for key, value in (pod.node_selector or {}).items():
-            mask &= table.label_equals(key, value)
+            mask &= table.label_equals(key, value, rows)
         if pod.required_terms is not None:
-            anyterm = np.zeros(table.capacity, np.bool_)
+            anyterm = np.zeros(len(mask), np.bool_)
             for term in pod.required_terms:
-                anyterm |= term.mask(table)
+                anyterm |= term.mask(table, rows)
             mask &= anyterm
         return mask
 
     def filter(self, pod: PodInfo, table: NodeTable) -> FilterResult:
         return _single(~self.required_mask(pod, table), ERR_REASON_NODE_AFFINITY)
 
+    def memo_key(self, pod: PodInfo) -> Hashable | None:
+        return type(self), tuple((pod.node_selector or {}).items()), pod.required_terms
+
+    def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
+        failed: NDArray[np.bool_] = ~self.required_mask(pod, table, rows)
+        return failed
+
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
         if pod.preferred_terms is None:
             return None
         raw = np.zeros(len(rows), np.int64)
         for term, weight in pod.preferred_terms:
-            raw += np.where(term.mask(table)[rows], weight, 0)
+            raw += np.where(term.mask(table, rows), weight, 0)
         return default_normalize(raw, reverse=False)
 
 
@@ -820,6 +854,10 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
 
         return FilterResult(failed=failed, reasons=FIT_REASONS, code_of=insufficient)
 
+    def memo_key(self, pod: PodInfo) -> Hashable | None:
+        # the filter reads the requests, the scores the non-zero requests: one key for either
+        return type(self), self.strategy, self.resources, pod.requests, pod.non_zero
+
     def filter_rows(self, pod: PodInfo, table: NodeTable, rows: Rows) -> NDArray[np.bool_] | None:
         requests = pod.requests
         failed: NDArray[np.bool_] = table.req_pods[rows] >= table.alloc_pods[rows]
@@ -879,6 +917,9 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
     def __init__(self, resources: Sequence[str] = ("cpu", "memory")) -> None:
         _check_resources(resources)
         self.resources = tuple(resources)
+
+    def memo_key(self, pod: PodInfo) -> Hashable | None:
+        return type(self), self.resources, pod.requests
 
     def score(self, pod: PodInfo, table: NodeTable, rows: NDArray[np.intp]) -> NDArray[np.int64] | None:
         allocated = [

@@ -27,6 +27,11 @@ Layout:
 * The pod (anti-)affinity terms of accounted pods are interned (``AffinityUsage``, one per distinct term, kind
   and weight) with how many pods carrying them sit on each node row, so the existing pods' terms are checked
   once per distinct term, not once per pod.
+* Memos (``memo``, a ``RowMemo`` per key): values of a function of one row alone, such as a filter's verdict
+  or a score for one shape of pod, kept per row so that a run of like pods does not compute them again for
+  every node it looks at. Two logs of the rows changed (any change; a change of the node itself) tell each
+  memo which of its values are stale; a memo that missed too many changes, or a table that grew, starts
+  afresh. The table keeps the ``MEMOS`` last created.
 
 Deviations: a removed node's pods are kept aside and re-accounted if a node of that name comes back (upstream
 keeps such pods on a node-less ``NodeInfo``); vocabularies only grow; extended resources are not tracked; the
@@ -40,7 +45,7 @@ import functools
 import heapq
 import json
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -61,6 +66,10 @@ CONTROLLER_KEY = "\x00controller"
 """A pseudo pod label (no real label key can hold a NUL): the uid of the pod's controlling ReplicaSet,
 StatefulSet or ReplicationController, which PodTopologySpread's system default constraints select by."""
 _SPREAD_CONTROLLERS = {("v1", "ReplicationController"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet")}
+
+Rows = NDArray[np.intp] | slice
+"""Some rows of a ``NodeTable``: their indices, or a slice of the row range."""
+ALL_ROWS = slice(None)
 
 REQUIRED_AFFINITY, REQUIRED_ANTI_AFFINITY, PREFERRED_AFFINITY, PREFERRED_ANTI_AFFINITY = range(4)
 """The kinds of pod (anti-)affinity terms an accounted pod can carry."""
@@ -268,6 +277,100 @@ class _LabelColumn:
         return self.ints, self.int_ok
 
 
+MEMOS = 32
+"""How many ``RowMemo``s a table keeps (the oldest goes first): each holds a value per row."""
+CHANGE_LOG = 1024
+"""How many changed rows a table remembers for its memos; a memo that missed more starts afresh."""
+STALE_ROWS = 256
+"""The most changed rows a memo recomputes at once (more, and it starts afresh: rows are then computed as
+asked, a window at a time)."""
+
+
+class _ChangeLog:
+    """The rows changed last, oldest first, and how many changes were ever logged."""
+
+    __slots__ = ("end", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.end = 0
+
+    def add(self, row: int) -> None:
+        self.rows.append(row)
+        self.end += 1
+        if len(self.rows) > CHANGE_LOG:
+            del self.rows[: CHANGE_LOG // 2]
+
+    def since(self, seen: int) -> list[int] | None:
+        """The rows changed after the first ``seen`` changes; ``None`` when no longer known."""
+        missed = self.end - seen
+        return self.rows[len(self.rows) - missed :] if missed <= len(self.rows) else None
+
+
+def _among(codes: NDArray[np.int32], wanted: list[int]) -> NDArray[np.bool_]:
+    """Where ``codes`` is one of ``wanted``: a comparison per value for a few (``np.isin`` costs more)."""
+    if len(wanted) > 4:
+        return np.isin(codes, np.array(wanted, np.int32))
+    found: NDArray[np.bool_] = codes == wanted[0]
+    for code in wanted[1:]:
+        found |= codes == code
+    return found
+
+
+class RowMemo:
+    """Values of a function whose value at a row depends on that row of the table alone, kept per row
+    (``NodeTable.memo``): ``known`` marks the rows whose value is current, ``stale`` lists those that changed
+    since theirs was computed, ``log`` is the table's log of the changes the function reads and ``seen`` how
+    many of them were checked."""
+
+    __slots__ = ("known", "log", "seen", "stale", "values")
+
+    def __init__(self, capacity: int, log: _ChangeLog) -> None:
+        self.known: NDArray[np.bool_] = np.zeros(capacity, np.bool_)
+        self.values: NDArray[Any] | None = None
+        self.stale: list[int] = []
+        self.log = log
+        self.seen = log.end
+
+    def sync(self) -> None:
+        """Forget the values of the rows changed since the last look."""
+        changed = self.log.since(self.seen)
+        if changed is None or len(self.stale) + len(changed) > STALE_ROWS:
+            self.known[:] = False
+            self.stale.clear()
+        else:
+            known = self.known
+            for row in changed:  # usually a row or two: cheaper than indexing with the list
+                known[row] = False
+            self.stale.extend(changed)
+        self.seen = self.log.end
+
+    def get(self, rows: Rows, compute: Callable[[NDArray[np.intp]], NDArray[Any]]) -> NDArray[Any]:
+        """The values at ``rows``, ``compute(rows)`` computing those not known. For a slice of rows whose
+        values are all known, a view of the values kept: to read before the table changes, not to write.
+
+        Rows not asked before are computed when asked. Rows that changed since are computed again once one
+        of them is asked, all together: a run of pods with the same requests, each adding itself to a node,
+        then computes a few rows every few pods rather than every row each pod looks at.
+        """
+        known = self.known[rows]
+        if self.values is not None and np.count_nonzero(known) == len(known):
+            values: NDArray[Any] = self.values[rows]
+            return values
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(len(self.known)))
+        todo = rows if not known.any() else rows[~known]
+        if self.stale:
+            todo = np.concatenate((todo, np.array(self.stale, np.intp)))
+            self.stale.clear()
+        fresh = compute(todo)
+        if self.values is None:
+            self.values = np.zeros(len(self.known), fresh.dtype)
+        self.values[todo] = fresh
+        self.known[todo] = True
+        return fresh if todo is rows else self.values[rows]
+
+
 class NodeTable:
     """Nodes as rows of numpy columns, with the requests of the pods on them; see the module docstring."""
 
@@ -277,15 +380,19 @@ class NodeTable:
         "_free",
         "_index",
         "_labels",
+        "_memos",
         "_names",
         "_namespaces",
+        "_node_changes",
         "_pod_capacity",
+        "_pod_changes",
         "_pod_free",
         "_pod_labels",
         "_pods",
         "_rows",
         "_taint_ids",
         "_taints",
+        "_unschedulable",
         "_usage_any",
         "_usage_index",
         "_usages",
@@ -339,6 +446,10 @@ class NodeTable:
         self._index: dict[str, int] = {}
         self._free: list[int] = list(range(cap))  # already a heap: ascending
         self._rows: NDArray[np.intp] | None = None
+        self._unschedulable = 0  # how many rows are set in ``unschedulable``
+        self._node_changes = _ChangeLog()  # rows whose node changed, for ``memo``
+        self._pod_changes = _ChangeLog()  # rows whose node or pods changed
+        self._memos: dict[Hashable, RowMemo] = {}  # oldest first
         self._pods: dict[str, _PodRecord] = {}
         self._by_node: dict[str, dict[str, _PodRecord]] = {}
         # the inter-pod bookkeeping: pod slots as columns, interned affinity terms
@@ -383,6 +494,10 @@ class NodeTable:
         rows = self.rows()
         return not len(rows) or int(rows[-1]) == len(rows) - 1
 
+    def any_unschedulable(self) -> bool:
+        """Whether a node has ``spec.unschedulable`` set."""
+        return self._unschedulable > 0
+
     def index(self, name: str) -> int | None:
         """The row of a node, or ``None``."""
         return self._index.get(name)
@@ -419,12 +534,16 @@ class NodeTable:
             self._names[row] = name
             self.live[row] = True
             self._rows = None
+        self._node_changes.add(row)
+        self._pod_changes.add(row)
         alloc = node_allocatable(node)
         self.alloc_cpu[row] = alloc.milli_cpu
         self.alloc_memory[row] = alloc.memory
         self.alloc_ephemeral[row] = alloc.ephemeral_storage
         self.alloc_pods[row] = alloc.pods
-        self.unschedulable[row] = bool(spec.get("unschedulable"))
+        unschedulable = bool(spec.get("unschedulable"))
+        self._unschedulable += int(unschedulable) - int(self.unschedulable[row])
+        self.unschedulable[row] = unschedulable
         self._set_labels(row, {str(k): str(v) for k, v in (meta.get("labels") or {}).items()})
         self._set_taints(row, [t for t in spec.get("taints") or () if isinstance(t, Mapping)])
         if is_new:
@@ -456,10 +575,13 @@ class NodeTable:
             self.nz_memory,
         ):
             column[row] = 0
+        self._unschedulable -= int(self.unschedulable[row])
         self.unschedulable[row] = False
         self.live[row] = False
         self._names[row] = None
         self._rows = None
+        self._node_changes.add(row)
+        self._pod_changes.add(row)
         heapq.heappush(self._free, row)
         return True
 
@@ -498,6 +620,24 @@ class NodeTable:
             heapq.heappush(self._free, row)
         self._capacity = new
 
+    # --- memos -------------------------------------------------------------------------------------------
+
+    def memo(self, key: Hashable, *, reads_pods: bool = True) -> RowMemo:
+        """The ``RowMemo`` kept under ``key`` for a function of a row alone (and of what ``key`` stands for),
+        up to date with the table as it is now. ``reads_pods``: the function reads the pods on the row (their
+        requests) as well as the node, so that a pod added or removed changes its value. Ask again after the
+        table changed."""
+        memo = self._memos.get(key)
+        if memo is None or len(memo.known) != self._capacity:
+            if memo is None and len(self._memos) >= MEMOS:
+                del self._memos[next(iter(self._memos))]  # the oldest
+            memo = self._memos[key] = RowMemo(
+                self._capacity, self._pod_changes if reads_pods else self._node_changes
+            )
+        elif memo.seen != memo.log.end:
+            memo.sync()
+        return memo
+
     # --- labels ------------------------------------------------------------------------------------------
 
     def _set_labels(self, row: int, labels: dict[str, str]) -> None:
@@ -511,45 +651,48 @@ class NodeTable:
             col.codes[row] = col.code(value)
         self._labels[row] = labels
 
-    def label_equals(self, key: str, value: str) -> NDArray[np.bool_]:
-        """Rows whose label ``key`` is ``value`` (over all ``capacity`` rows)."""
+    def _none(self, rows: Rows) -> NDArray[np.bool_]:
+        none: NDArray[np.bool_] = np.zeros(self._capacity, np.bool_)[rows]
+        return none
+
+    def label_equals(self, key: str, value: str, rows: Rows = ALL_ROWS) -> NDArray[np.bool_]:
+        """Which of ``rows`` (by default all ``capacity`` rows) have label ``key`` equal to ``value``."""
         col = self.label_columns.get(key)
         if col is None or value not in col.vocab:
-            return np.zeros(self._capacity, np.bool_)
-        same: NDArray[np.bool_] = col.codes == col.vocab[value]
+            return self._none(rows)
+        same: NDArray[np.bool_] = col.codes[rows] == col.vocab[value]
         return same
 
-    def label_in(self, key: str, values: Iterable[str]) -> NDArray[np.bool_]:
-        """Rows that have label ``key`` with one of ``values``."""
+    def label_in(self, key: str, values: Iterable[str], rows: Rows = ALL_ROWS) -> NDArray[np.bool_]:
+        """Which of ``rows`` have label ``key`` with one of ``values``."""
         col = self.label_columns.get(key)
         if col is None:
-            return np.zeros(self._capacity, np.bool_)
+            return self._none(rows)
         codes = [col.vocab[v] for v in values if v in col.vocab]
         if not codes:
-            return np.zeros(self._capacity, np.bool_)
-        found: NDArray[np.bool_] = (
-            col.codes == codes[0] if len(codes) == 1 else np.isin(col.codes, np.array(codes, np.int32))
-        )
-        return found
+            return self._none(rows)
+        return _among(col.codes[rows], codes)
 
-    def label_exists(self, key: str) -> NDArray[np.bool_]:
-        """Rows that have label ``key`` (any value)."""
+    def label_exists(self, key: str, rows: Rows = ALL_ROWS) -> NDArray[np.bool_]:
+        """Which of ``rows`` have label ``key`` (any value)."""
         col = self.label_columns.get(key)
         if col is None:
-            return np.zeros(self._capacity, np.bool_)
-        present: NDArray[np.bool_] = col.codes >= 0
+            return self._none(rows)
+        present: NDArray[np.bool_] = col.codes[rows] >= 0
         return present
 
-    def label_compare(self, key: str, bound: int, greater: bool) -> NDArray[np.bool_]:
-        """Rows whose label ``key`` parses as an int64 greater (or less) than ``bound``: ``Gt``/``Lt``."""
+    def label_compare(self, key: str, bound: int, greater: bool, rows: Rows = ALL_ROWS) -> NDArray[np.bool_]:
+        """Which of ``rows`` have label ``key`` parsing as an int64 greater (or less) than ``bound``
+        (``Gt``/``Lt``)."""
         col = self.label_columns.get(key)
         if col is None or not col.values:
-            return np.zeros(self._capacity, np.bool_)
+            return self._none(rows)
         ints, ok = col.parsed()
-        safe = np.maximum(col.codes, 0)
+        codes = col.codes[rows]
+        safe = np.maximum(codes, 0)
         numbers = ints[safe]
         beyond = numbers > bound if greater else numbers < bound
-        result: NDArray[np.bool_] = (col.codes >= 0) & ok[safe] & beyond
+        result: NDArray[np.bool_] = (codes >= 0) & ok[safe] & beyond
         return result
 
     # --- taints ------------------------------------------------------------------------------------------
@@ -597,6 +740,7 @@ class NodeTable:
         row = rec.row
         if row < 0:
             return
+        self._pod_changes.add(row)
         self.pod_node[rec.slot] = row if sign > 0 else -1
         for usage in rec.terms:
             left = usage.rows.get(row, 0) + sign
@@ -730,10 +874,7 @@ class NodeTable:
             codes = [self._namespaces[n] for n in namespaces if n in self._namespaces]
             if not codes:
                 return np.zeros(self._pod_capacity, np.bool_)
-            if len(codes) == 1:
-                mask &= self.pod_ns == codes[0]
-            else:
-                mask &= np.isin(self.pod_ns, np.array(codes, np.int32))
+            mask &= _among(self.pod_ns, codes)
         if skip_terminating:
             mask &= ~self.pod_terminating
         return mask
@@ -754,9 +895,7 @@ class NodeTable:
             if not codes:
                 return False if positive else None
             assert col is not None
-            hit: NDArray[np.bool_] = (
-                col.codes == codes[0] if len(codes) == 1 else np.isin(col.codes, np.array(codes, np.int32))
-            )
+            hit = _among(col.codes, codes)
             return hit if positive else ~hit
         # Gt / Lt
         bound = parse_int64(req.values[0]) if len(req.values) == 1 else None
