@@ -61,6 +61,10 @@ class RequestTimedOut(Exception):
         super().__init__(message)
 
 
+_Batch = list[tuple[types.Proposal, asyncio.Future[Any]]]
+"""Requests proposed together, each with the future that gets its answer."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MemberInfo:
     """One member as ``/v3/cluster/member/list`` shows it."""
@@ -90,10 +94,12 @@ class _DecodedEntries:
     into equal, immutable requests. Here the first decode (or the proposer's requests) serves the rest.
     Decoding is a pure function of the bytes, so a hit is exactly what a decode would give; the entry itself
     still travels to every member through Raft. Members in other processes simply miss. Bounded: the oldest
-    entries go first. Thread-safe (each member applies on its own PySyncObj thread).
+    entries go first; the others apply an entry a few Raft ticks after it is proposed, so a few dozen cover
+    them, and more would keep thousands of requests alive for the garbage collector to walk again and again.
+    Thread-safe (each member applies on its own PySyncObj thread).
     """
 
-    def __init__(self, capacity: int = 256, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, capacity: int = 32, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self._entries: dict[bytes, list[types.Proposal]] = {}
@@ -201,9 +207,9 @@ class StoreMember(Actor):
             self.store, self._lock, self._applied_from_raft_thread, self._members_applied
         )
         self._raft: RaftMember | None = None
-        self._queue: list[tuple[types.Proposal, asyncio.Future[Any]]] = []
+        self._queue: _Batch = []
         self._flush_scheduled = False
-        self._deadlines: collections.deque[tuple[float, asyncio.Future[Any]]] = collections.deque()
+        self._deadlines: collections.deque[tuple[float, _Batch]] = collections.deque()
         self._sweeper: asyncio.TimerHandle | None = None
         self._watches: dict[int, _Watch] = {}
         self._dispatch_scheduled = False  # a dispatch of watch events is queued on the loop
@@ -452,37 +458,42 @@ class StoreMember(Actor):
         """Queue ``request`` for the next proposal: its future holds the answer once it is applied."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((request, future))
-        self.counters["requests"] += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        # One sweeper for all deadlines (they arrive in order), not a task and a timer per request.
-        self._deadlines.append((loop.time() + self.request_timeout, future))
-        if self._sweeper is None:
-            self._sweeper = loop.call_later(self.request_timeout, self._sweep)
+            # One deadline for the requests of a loop turn (proposed together), from the turn's first: one
+            # sweeper for all deadlines (they arrive in order), not a task and a timer per request. The
+            # deadline holds the turn's list, which is emptied once they are answered, so that answers are
+            # not kept alive for the whole timeout (the garbage collector would walk them again and again).
+            self._deadlines.append((loop.time() + self.request_timeout, self._queue))
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(self.request_timeout, self._sweep)
+        self._queue.append((request, future))
+        self.counters["requests"] += 1
         return future
 
     def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
         now, deadlines = loop.time(), self._deadlines
         while deadlines and deadlines[0][0] <= now:
-            _, future = deadlines.popleft()
-            if not future.done():
-                future.set_exception(RequestTimedOut())
+            _, turn = deadlines.popleft()
+            for _, future in turn:
+                if not future.done():
+                    future.set_exception(RequestTimedOut())
         self._sweeper = loop.call_at(deadlines[0][0], self._sweep) if deadlines else None
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        queue, self._queue = self._queue, []
         raft = self._raft
-        while self._queue:
-            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+        for start in range(0, len(queue), _MAX_BATCH):
+            batch = queue if len(queue) <= _MAX_BATCH else queue[start : start + _MAX_BATCH]
             if raft is None:
                 _fail(batch, Diverged(f"{self.name} is not running"))
                 continue
             self._propose(raft, batch)
 
-    def _propose(self, raft: RaftMember, batch: list[tuple[types.Proposal, asyncio.Future[Any]]]) -> None:
+    def _propose(self, raft: RaftMember, batch: _Batch) -> None:
         requests = [request for request, _ in batch]
         command = entry.encode(requests)
         if len(command) > MAX_ENTRY_BYTES:  # halve it until each entry fits (see raft's chunking hazard)
@@ -501,7 +512,7 @@ class StoreMember(Actor):
 
     def _settled(
         self,
-        batch: list[tuple[types.Proposal, asyncio.Future[Any]]],
+        batch: _Batch,
         done: asyncio.Future[Any],
         command: bytes,
     ) -> None:
@@ -516,7 +527,7 @@ class StoreMember(Actor):
             return
         _settle(batch, done)
 
-    def _repropose(self, batch: list[tuple[types.Proposal, asyncio.Future[Any]]]) -> None:
+    def _repropose(self, batch: _Batch) -> None:
         waiting = [entry for entry in batch if not entry[1].done()]
         if not waiting:
             return
@@ -613,7 +624,8 @@ def _members_request(members: list[MemberInfo]) -> types.MembersRequest:
     return types.MembersRequest(members=json.dumps([dataclasses.asdict(m) for m in members]))
 
 
-def _settle(batch: list[tuple[types.Proposal, asyncio.Future[Any]]], done: asyncio.Future[Any]) -> None:
+def _settle(batch: _Batch, done: asyncio.Future[Any]) -> None:
+    """Answer every request of ``batch`` and empty it (its deadline may still hold it)."""
     error = done.exception()
     if error is not None:
         _fail(batch, error)
@@ -625,9 +637,12 @@ def _settle(batch: list[tuple[types.Proposal, asyncio.Future[Any]]], done: async
             future.set_exception(result)
         else:
             future.set_result(result)
+    batch.clear()
 
 
-def _fail(batch: list[tuple[types.Proposal, asyncio.Future[Any]]], error: BaseException) -> None:
+def _fail(batch: _Batch, error: BaseException) -> None:
+    """Refuse every request of ``batch`` not answered yet, and empty it."""
     for _, future in batch:
         if not future.done():
             future.set_exception(error)
+    batch.clear()

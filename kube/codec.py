@@ -75,7 +75,7 @@ def from_json(data: bytes | bytearray | memoryview | str) -> Any:
         raise errors.CodecError("json: exceeded max depth") from e
 
 
-_PACKERS = threading.local()  # one reusable Packer per thread: ``packb`` builds a new one per call
+_PACKERS = threading.local()  # reusable Packers per thread: ``packb`` builds a new one per call
 
 
 def _packer() -> msgpack.Packer:
@@ -85,12 +85,31 @@ def _packer() -> msgpack.Packer:
     return packer
 
 
+def _exact_packer() -> msgpack.Packer:
+    packer: msgpack.Packer | None = getattr(_PACKERS, "exact", None)
+    if packer is None:
+        packer = _PACKERS.exact = msgpack.Packer(use_bin_type=True, strict_types=True)
+    return packer
+
+
 def to_msgpack(obj: Any) -> bytes:
     """msgpack with str as str and bytes as bin (``use_bin_type``); ``CodecError`` for other types."""
     try:
         data: bytes = _packer().pack(obj)  # the packer empties its buffer after each call, or a failure
     except (TypeError, ValueError, OverflowError) as e:
         raise errors.CodecError(f"msgpack: cannot encode: {e}") from e
+    return data
+
+
+def to_msgpack_exact(obj: Any) -> bytes | None:
+    """``to_msgpack`` of data made of the exact types only (dict, list, str, bytes, int, float, bool, None;
+    no tuple, no subclass such as a ``StrEnum``), so that ``from_msgpack`` gives back data equal to ``obj``
+    type for type and in the same key order; None for anything else (``to_msgpack`` encodes it the same
+    way, but decoding would turn a tuple into a list, a subclass into its base)."""
+    try:
+        data: bytes = _exact_packer().pack(obj)
+    except (TypeError, ValueError, OverflowError):
+        return None
     return data
 
 

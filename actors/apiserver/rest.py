@@ -213,6 +213,8 @@ class Rest:
         dry_run: bool = False,
         fresh: bool = False,
     ) -> dict[str, Any]:
+        """``fresh``: the body was made for this call and no one else holds it, and the caller only reads
+        the answer (which shares it); the watch cache then takes the object as written."""
         obj = self._checked_body(kind, namespace, body, fresh=fresh)
         md = obj["metadata"]
         if md.get("resourceVersion"):
@@ -240,7 +242,7 @@ class Rest:
                 self._release(allocated)
                 return candidate
             try:
-                return await self.objects.create(kind, candidate)
+                return await self.objects.create(kind, candidate, keep=fresh)
             except status.ApiError as error:
                 self._release(allocated)
                 if error.reason == "AlreadyExists" and not md.get("name") and md.get("generateName"):
@@ -278,39 +280,30 @@ class Rest:
     ) -> dict[str, Any]:
         """One try at a binding from ``cached`` (the watch cache's pod: no store read) or the store's."""
         found = cached if cached is not None else await self.objects.get(pods, namespace, name)
-        # copied only where the binding writes (metadata, spec, status): the rest is shared with ``found``
-        # (the watch cache's object, or a fresh read) and nothing here changes it
-        pod = {
-            **found,
-            "metadata": dict(found["metadata"]),
-            "spec": dict(found.get("spec") or {}),
-            "status": dict(found.get("status") or {}),
-        }
-        current = pod["spec"].get("nodeName")
+        current = (found.get("spec") or {}).get("nodeName")
         if current:
             raise status.conflict(pods, name, f'pod {name} is already assigned to node "{current}"')
-        if pod["metadata"].get("deletionTimestamp"):
+        if found["metadata"].get("deletionTimestamp"):
             raise status.conflict(pods, name, f"pod {name} is being deleted, cannot be assigned to a host")
         if not self._node_exists(target):
             raise status.conflict(pods, name, f'node "{target}" not found, cannot bind pod {name}')
-        pod["spec"]["nodeName"] = target
-        scheduled = {
-            "type": "PodScheduled",
-            "status": "True",
-            "lastProbeTime": None,
-            "lastTransitionTime": meta.now_rfc3339(self.clock.now()),
-        }
-        others = (pod.get("status") or {}).get("conditions") or []
-        pod["status"]["conditions"] = [scheduled, *(c for c in others if c.get("type") != "PodScheduled")]
+        now = meta.now_rfc3339(self.clock.now())
+        pod = _bound(found, target, now)
         if dry_run:
             return pod
-        # Straight to storage, guarded by the version read: spec.nodeName is immutable to updates.
+        # Straight to storage, guarded by the version read: spec.nodeName is immutable to updates. No one
+        # sees ``pod`` but the watch cache, which takes it as written.
         try:
-            return await self.objects.update(pods, pod, int(pod["metadata"]["resourceVersion"]))
+            written = await self.objects.update(
+                pods, pod, int(found["metadata"]["resourceVersion"]), keep=True
+            )
         except status.ApiError as error:
             if cached is not None and error.reason in ("Conflict", "NotFound"):
                 raise _StaleCache from error  # the cache lagged the store: read the store once
             raise
+        answer = _bound(found, target, now)  # the caller's own
+        answer["metadata"]["resourceVersion"] = written["metadata"]["resourceVersion"]
+        return answer
 
     def _priority_classes(self) -> list[dict[str, Any]]:
         """The PriorityClasses the watch cache holds (for the Priority admission plugin)."""
@@ -733,6 +726,22 @@ class Rest:
         for port in old_spec.get("ports") or []:
             if port.get("nodePort") and port["nodePort"] not in kept:
                 self.node_ports.release(port["nodePort"])
+
+
+def _bound(pod: dict[str, Any], node: str, now: str) -> dict[str, Any]:
+    """``pod`` bound to ``node`` and ``PodScheduled`` since ``now``: new dicts and lists where a binding
+    writes (metadata, spec, status, its conditions), the rest shared with ``pod``, which it leaves as it is
+    (the watch cache's object, or a fresh read)."""
+    scheduled = {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+    pod_status = dict(pod.get("status") or {})
+    others = pod_status.get("conditions") or []
+    pod_status["conditions"] = [scheduled, *(c for c in others if c.get("type") != "PodScheduled")]
+    return {
+        **pod,
+        "metadata": dict(pod["metadata"]),
+        "spec": {**(pod.get("spec") or {}), "nodeName": node},
+        "status": pod_status,
+    }
 
 
 def _same(new: dict[str, Any], old: dict[str, Any]) -> bool:

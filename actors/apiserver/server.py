@@ -349,7 +349,7 @@ class ApiServer(Actor):
                 obj["metadata"]["resourceVersion"] = str(event.kv.mod_revision)
                 changes.append((DELETED, obj, event.kv.mod_revision))
             else:
-                changes.append(("PUT", storage.decode(event.kv), event.kv.mod_revision))
+                changes.append(("PUT", self.objects.decode(event.kv), event.kv.mod_revision))
         self.caches[kind].apply(changes)
 
     async def _check_watches(self) -> None:
@@ -588,8 +588,9 @@ class ApiServer(Actor):
         dry_run: bool = False,
         handed_over: bool = False,
     ) -> dict[str, Any]:
-        """``handed_over``: the caller made ``obj`` for this call and never reads it again, so the
-        apiserver may keep it instead of a copy (the event recorder's Events)."""
+        """``handed_over``: the caller made ``obj`` for this call, never reads it again and only reads the
+        answer (which shares it), so the apiserver may keep it instead of a copy, and its watch cache
+        takes it as written (the event recorder's Events)."""
         assert self.rest is not None
         return await self.rest.create(self.kind(resource), namespace, obj, dry_run=dry_run, fresh=handed_over)
 

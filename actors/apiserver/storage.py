@@ -11,8 +11,9 @@ Writes are single store transactions, as upstream's etcd3 storage does them:
 - update and delete: ``if mod_revision(key) == resourceVersion then put/delete else get``; a loser learns
   whether the object changed (``Conflict``) or vanished (``NotFound``) from the same transaction.
 
-``ObjectStore`` returns plain dicts that callers own. It raises ``status.ApiError``; store outages surface
-as ``consensus.client.StoreUnavailable`` and are turned into 503/504 by the HTTP layer.
+``ObjectStore`` returns plain dicts that callers own (but for a write with ``keep``: see ``create``). It
+raises ``status.ApiError``; store outages surface as ``consensus.client.StoreUnavailable`` and are turned
+into 503/504 by the HTTP layer.
 """
 
 from __future__ import annotations
@@ -49,12 +50,16 @@ def decode(kv: types.KeyValue) -> dict[str, Any]:
     return obj
 
 
-def encode(obj: dict[str, Any]) -> bytes:
+def _stored(obj: dict[str, Any]) -> dict[str, Any]:
+    """What is stored of ``obj``: itself without ``metadata.resourceVersion``."""
     meta = obj.get("metadata") or {}
     if "resourceVersion" not in meta:
-        return codec.to_msgpack(obj)
-    stripped = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-    return codec.to_msgpack(stripped)
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+
+
+KEPT = 4096
+"""Written objects kept for the watch cache at most (see ``ObjectStore.decode``); the oldest go first."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +100,30 @@ class ObjectStore:
 
     def __init__(self, client: StoreClient) -> None:
         self.client = client
+        self._kept: dict[bytes, dict[str, Any]] = {}  # stored bytes -> the object written as them
+
+    def decode(self, kv: types.KeyValue) -> dict[str, Any]:
+        """``decode(kv)``, without decoding when ``kv`` holds an object this store wrote with ``keep``: that
+        object at ``kv``'s version, equal to a decode type for type and in key order (its bytes are
+        ``codec.to_msgpack_exact``'s). Each kept object serves once (the watch cache takes it)."""
+        kept = self._kept.pop(kv.value, None)
+        return decode(kv) if kept is None else _with_version(kept, kv.mod_revision)
+
+    def _encode(self, obj: dict[str, Any], keep: bool) -> bytes:
+        stored = _stored(obj)
+        if keep:
+            value = codec.to_msgpack_exact(stored)
+            if value is not None:
+                kept = self._kept
+                kept[value] = stored
+                if len(kept) > KEPT:
+                    del kept[next(iter(kept))]
+                return value
+        return codec.to_msgpack(stored)
+
+    def _forget(self, value: bytes) -> None:
+        """A write that did not happen: its object, if kept, never reaches the watch cache."""
+        self._kept.pop(value, None)
 
     async def revision(self) -> int:
         """The store's current revision, read through the log (a linearizable read)."""
@@ -156,9 +185,16 @@ class ObjectStore:
             remaining = max(0, response.count - limit)
         return Page(items=[decode(kv) for kv in kvs], revision=at, continue_token=token, remaining=remaining)
 
-    async def create(self, kind: kinds.Kind, obj: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, kind: kinds.Kind, obj: dict[str, Any], *, keep: bool = False) -> dict[str, Any]:
+        """Write ``obj`` if no object has its name.
+
+        ``keep``: nobody changes ``obj`` from here on, nor the answer, which shares its parts (the caller
+        only reads it); this apiserver's watch cache then takes ``obj`` as written (``decode``). A write
+        whose outcome is unknown keeps it too: if it committed, its event comes.
+        """
         meta = obj["metadata"]
         k = key(kind, meta.get("namespace"), meta["name"])
+        value = self._encode(obj, keep)
         response = await self.client.txn(
             types.TxnRequest(
                 compare=(
@@ -169,19 +205,25 @@ class ObjectStore:
                         target_value=0,
                     ),
                 ),
-                success=(types.PutRequest(key=k, value=encode(obj)),),
+                success=(types.PutRequest(key=k, value=value),),
             )
         )
         if not response.succeeded:
+            self._forget(value)
             raise status.already_exists(kind, meta["name"])
         return _with_version(obj, response.revision)
 
-    async def update(self, kind: kinds.Kind, obj: dict[str, Any], expected: int) -> dict[str, Any]:
-        """Write ``obj`` if the stored object is still at resource version ``expected``."""
+    async def update(
+        self, kind: kinds.Kind, obj: dict[str, Any], expected: int, *, keep: bool = False
+    ) -> dict[str, Any]:
+        """Write ``obj`` if the stored object is still at resource version ``expected``; ``keep`` as for
+        ``create``."""
         meta = obj["metadata"]
         k = key(kind, meta.get("namespace"), meta["name"])
-        response = await self.client.txn(_guarded(k, expected, types.PutRequest(key=k, value=encode(obj))))
+        value = self._encode(obj, keep)
+        response = await self.client.txn(_guarded(k, expected, types.PutRequest(key=k, value=value)))
         if not response.succeeded:
+            self._forget(value)
             _lost(kind, meta["name"], response)
         return _with_version(obj, response.revision)
 

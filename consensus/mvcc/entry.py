@@ -106,16 +106,9 @@ def _request(row: list[Any]) -> Any:
     return _build(_SCHEMAS[tag], row)
 
 
-_new = object.__new__
-_set = object.__setattr__
-
-
 def _build(schema: _Schema, fields: list[Any]) -> Any:
-    """The instance with these field values, set as the generated ``__init__`` would set them (the rows
-    come from ``encode``, so every field is present and typed), at half its cost."""
+    """The instance with these field values (the rows come from ``encode``, so every field is present and
+    typed)."""
     for i, members in schema.enums:
         fields[i] = members[fields[i]]
-    obj: Any = _new(schema.cls)
-    for name, value in zip(schema.names, fields, strict=True):
-        _set(obj, name, value)
-    return obj
+    return schema.cls(**dict(zip(schema.names, fields, strict=True)))

@@ -92,6 +92,10 @@ async def test_concurrent_writes_share_log_entries_but_each_takes_its_own_revisi
     assert sorted(r.revision for r in replies) == list(range(2, 302))
     status = await member.call("status")
     assert status["proposals"] < 300  # batched
+    instance = system.instance("store-0")
+    assert isinstance(instance, StoreMember)
+    # the deadlines still pending hold none of the requests answered (nor their answers)
+    assert instance._deadlines and not any(turn for _, turn in instance._deadlines)
 
 
 async def test_refusals_come_back_typed_and_change_nothing(system: LocalSystem) -> None:

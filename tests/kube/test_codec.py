@@ -103,6 +103,37 @@ def test_to_msgpack_rejects_unknown_types() -> None:
         codec.to_msgpack({"a": object()})
 
 
+def _same_types(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same_types(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+@given(json_values)
+def test_to_msgpack_exact_decodes_to_the_same_types_in_the_same_order(value: Any) -> None:
+    data = codec.to_msgpack_exact(value)
+    assert data == codec.to_msgpack(value)
+    assert _same_types(codec.from_msgpack(data), value)
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": (1, 2)}, {"a": _Text("x")}, {"a": object()}, {"a": 2**64}],
+    ids=["tuple", "str-subclass", "unknown", "too-large"],
+)
+def test_to_msgpack_exact_refuses_what_would_not_decode_the_same(value: Any) -> None:
+    assert codec.to_msgpack_exact(value) is None
+    assert codec.to_msgpack_exact({"after": "a refusal"}) == codec.to_msgpack({"after": "a refusal"})
+
+
 MANIFEST = """\
 # a comment-only document is empty
 ---
