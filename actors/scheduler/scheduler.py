@@ -214,7 +214,8 @@ class Scheduler(Actor):
         self._wake.set()
 
     async def _list_and_watch(self, api: Any, resource: str) -> None:
-        listed = await api.call("list_objects", resource, None)
+        # resourceVersion "0", as client-go's reflector lists: served from the apiserver's watch cache
+        listed = await api.call("list_objects", resource, None, resource_version="0")
         if resource == "namespaces":
             self.namespace_labels.clear()
             for namespace in listed["items"]:
