@@ -8,7 +8,9 @@ The scheduler and the controller-manager each run it so that of several replicas
 - ``campaign()`` tries every ``retry_period`` until it holds the lease;
 - ``keep_leading()`` renews every ``retry_period`` and raises ``LostLeadership`` once no renewal succeeded for
   ``renew_deadline``: the component stops (its actor crashes and restarts, as upstream's process exits) and
-  campaigns again from a fresh start.
+  campaigns again from a fresh start;
+- ``lead(actor, ...)`` is the whole of it as a component runs it: campaign, then keep leading in a task of
+  the actor's, with ``actor.leading`` telling whether it holds the lease.
 
 Upstream's defaults: 15 s lease, 10 s renew deadline, 2 s retry period, all on the cluster clock.
 """
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from actors.apiserver import status
 from actors.runtime.clock import Clock
@@ -34,6 +36,43 @@ RETRY_PERIOD = 2.0
 
 class LostLeadership(Exception):
     """The lease could not be renewed within the renew deadline: stop (the actor restarts)."""
+
+
+class Candidate(Protocol):
+    """The actor that runs for a lease (``lead``)."""
+
+    identity: str
+    leading: bool
+    clock: Clock
+
+    async def sleep(self, delay: float) -> None: ...
+
+    def start_task(self, coroutine: Coroutine[Any, Any, Any], *, name: str = "") -> Any: ...
+
+
+async def lead(actor: Candidate, api: ActorRef, *, namespace: str, name: str, elect: bool = True) -> None:
+    """Return once ``actor`` leads: with ``elect``, once it holds the Lease ``namespace/name`` (as
+    ``actor.identity``), which a task of the actor's then keeps renewing until it fails (``LostLeadership``
+    crashes the actor); without, at once. ``actor.leading`` is True from then until the lease is lost."""
+    if elect:
+        elector = LeaderElector(
+            api=api,
+            clock=actor.clock,
+            sleep=actor.sleep,
+            namespace=namespace,
+            name=name,
+            identity=actor.identity,
+        )
+        await elector.campaign()
+        actor.start_task(_keep_leading(actor, elector), name="leader-election")
+    actor.leading = True
+
+
+async def _keep_leading(actor: Candidate, elector: LeaderElector) -> None:
+    try:
+        await elector.keep_leading()
+    finally:
+        actor.leading = False
 
 
 @dataclasses.dataclass(kw_only=True)

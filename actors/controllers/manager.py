@@ -332,18 +332,9 @@ class ControllerManager(Actor):
     async def run(self) -> None:
         self.identity = f"{self.name}_{meta.new_uid(self.rng)}"
         api = self.ref(self.apiserver)
-        if self.leader_elect:
-            elector = leader_election.LeaderElector(
-                api=api,
-                clock=self.clock,
-                sleep=self.sleep,
-                namespace=LEASE_NAMESPACE,
-                name=LEASE_NAME,
-                identity=self.identity,
-            )
-            await elector.campaign()
-            self.start_task(self._keep_leading(elector), name="leader-election")
-        self.leading = True
+        await leader_election.lead(
+            self, api, namespace=LEASE_NAMESPACE, name=LEASE_NAME, elect=self.leader_elect
+        )
         log.info("%s: leading as %s", self.name, self.identity)
         for loop in self._loops:
             name = loop.controller.name
@@ -494,14 +485,6 @@ class ControllerManager(Actor):
             await recorder.event(obj, type, reason, message)  # never raises
         finally:
             loop.events_in_flight -= 1
-
-    # -- leader election -----------------------------------------------------------------------------------
-
-    async def _keep_leading(self, elector: leader_election.LeaderElector) -> None:
-        try:
-            await elector.keep_leading()
-        finally:
-            self.leading = False
 
     # -- observability -------------------------------------------------------------------------------------
 

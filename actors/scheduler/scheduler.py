@@ -121,18 +121,9 @@ class Scheduler(Actor):
         self.identity = f"{self.name}_{meta.new_uid(self.rng)}"
         api = self.ref(self.apiserver)
         self.events = EventRecorder(apiserver=api, component=self.scheduler_name, clock=self.clock)
-        if self.leader_elect:
-            elector = leader_election.LeaderElector(
-                api=api,
-                clock=self.clock,
-                sleep=self.sleep,
-                namespace=LEASE_NAMESPACE,
-                name=LEASE_NAME,
-                identity=self.identity,
-            )
-            await elector.campaign()
-            self.start_task(self._keep_leading(elector), name="leader-election")
-        self.leading = True
+        await leader_election.lead(
+            self, api, namespace=LEASE_NAMESPACE, name=LEASE_NAME, elect=self.leader_elect
+        )
         log.info("%s: leading as %s", self.name, self.identity)
         if self.shard_count > 1:
             refs = [self.ref(coordinator.shard_name(self.name, i)) for i in range(self.shard_count)]
@@ -486,14 +477,6 @@ class Scheduler(Actor):
             await self.events.event(pod, kind, reason, message)
         except _RETRYABLE as error:
             log.info("%s: event %s not recorded: %s", self.name, reason, error)
-
-    # -- leader election -----------------------------------------------------------------------------------
-
-    async def _keep_leading(self, elector: leader_election.LeaderElector) -> None:
-        try:
-            await elector.keep_leading()  # raises LostLeadership: the actor crashes and restarts
-        finally:
-            self.leading = False
 
 
 async def spawn_scheduler(
