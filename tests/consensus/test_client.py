@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,15 @@ async def system(tmp_path: Any) -> AsyncIterator[LocalSystem]:
         await spawn_store(system, str(tmp_path))
         await leader_of(system)
         yield system
+
+
+async def named_leader(system: LocalSystem, member: str, leader: str, within: float = 10.0) -> None:
+    """Wait until ``member`` names ``leader``: a member learns who leads from the leader's first append
+    entries, which can come a moment after the leader names itself."""
+    deadline = time.monotonic() + within
+    while (await system.ref(member).call("status")).get("leader") != leader:
+        assert time.monotonic() < deadline, f"{member} never named {leader}"
+        await asyncio.sleep(0.02)
 
 
 def client_for(system: LocalSystem, **extra: Any) -> StoreClient:
@@ -55,6 +65,7 @@ async def test_a_dead_member_is_skipped_and_the_client_moves_on(system: LocalSys
 async def test_the_client_follows_the_leader_its_member_names(system: LocalSystem) -> None:
     leader = await leader_of(system)
     followers = [n for n in NAMES if n != leader]
+    await named_leader(system, followers[0], leader)
     client = StoreClient(ref=system.ref, members=[*followers, leader], clock=system.clock)
     assert client.current_member == followers[0]
     assert await client.follow_leader() == leader
