@@ -127,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--pki-dir", default=".kubemu/pki", help="certificates (created if missing)")
     store.add_argument("--data-dir", default=None, help="member data (default: a temporary directory)")
     store.add_argument(
+        "--snapshot-count",
+        type=int,
+        default=10_000,
+        help="Raft log entries after which a member snapshots its state and drops the log before it "
+        "(default 10000; an entry carries every write proposed in one loop turn)",
+    )
+    store.add_argument(
         "--in-process",
         action="store_true",
         help="run every member in this process (default: one process each)",
@@ -419,6 +426,10 @@ async def _store(args: argparse.Namespace) -> int:
     if args.members not in (1, 3, 5, 7):
         print(f"kubemu store: --members must be 1, 3, 5 or 7, not {args.members}", file=sys.stderr)
         return 2
+    if args.snapshot_count < 2:
+        count = args.snapshot_count
+        print(f"kubemu store: --snapshot-count must be at least 2, not {count}", file=sys.stderr)
+        return 2
     clients = [args.client_port + i for i in range(args.members)]
     peers = [args.peer_port + i for i in range(args.members)]
     mine = range(args.members) if args.member is None else [args.member]
@@ -461,7 +472,11 @@ async def _store(args: argparse.Namespace) -> int:
         async with system:
             for i in mine:
                 member = members[i]
-                raft = RaftConfig(peer_secret=secret, data_dir=os.path.join(data_dir, member.name))
+                raft = RaftConfig(
+                    peer_secret=secret,
+                    data_dir=os.path.join(data_dir, member.name),
+                    snapshot_count=args.snapshot_count,
+                )
                 kwargs = {"members": members, "raft": raft, "client_port": clients[i], "pki_dir": pki_dir}
                 await system.spawn(member.name, StoreMember, kwargs=kwargs)
             if args.member is None:
@@ -481,6 +496,7 @@ async def _store_processes(
     """One OS process per member, as etcd runs: each gets its own interpreter (and core), not a shared GIL."""
     argv = [sys.executable, "-m", "cluster", "store", f"--members={args.members}", f"--data-dir={data_dir}"]
     argv += [f"--client-port={args.client_port}", f"--peer-port={args.peer_port}"]
+    argv += [f"--snapshot-count={args.snapshot_count}"]
     argv += ["--insecure"] if pki_dir is None else [f"--pki-dir={pki_dir}"]
     children = [await asyncio.create_subprocess_exec(*argv, f"--member={i}") for i in range(len(members))]
     try:

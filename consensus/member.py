@@ -38,6 +38,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import msgpack
 from pysyncobj import FAIL_REASON
 
 from actors.runtime.actor import Actor
@@ -151,6 +152,7 @@ class _Machine:
         # decoding the entry again (the proposer of a batch is usually the leader, which applies it too).
         # Popped when applied or when the proposal fails; an entry applied elsewhere is simply decoded.
         self.proposed: dict[bytes, list[types.Proposal]] = {}
+        self.members: str | None = None  # the last member list applied (JSON), kept in snapshots
 
     def apply(self, command: bytes) -> list[Any]:
         """The results stay Python objects: PySyncObj hands them only to this member's own proposer."""
@@ -160,6 +162,7 @@ class _Machine:
         with self.lock:
             for request in requests:
                 if type(request) is types.MembersRequest:
+                    self.members = request.members
                     self.on_members(request.members)
                     results.append(None)
                     continue
@@ -170,13 +173,25 @@ class _Machine:
         self.on_applied()
         return results
 
-    def snapshot(self) -> bytes:
+    def capture(self) -> Callable[[], bytes]:
+        """The store and the member list as they are now (on Raft's thread); packed later, on another."""
         with self.lock:
-            return self.store.snapshot()
+            build, members = self.store.capture(), self.members
+
+        def pack() -> bytes:
+            data: bytes = msgpack.packb({"store": build(), "members": members}, use_bin_type=True)
+            return data
+
+        return pack
 
     def restore(self, data: bytes) -> None:
+        state = msgpack.unpackb(data, raw=False, strict_map_key=False)
         with self.lock:
-            self.store.restore(data)
+            self.store.restore_state(state["store"])
+        self.members = state["members"]
+        if self.members is not None:
+            self.on_members(self.members)
+        self.on_applied()  # watches are served what the jump brought (or told they fell behind)
 
 
 class StoreMember(Actor):

@@ -29,6 +29,14 @@ Hazards of PySyncObj 0.3.17 and how this member handles them:
   creates: a third of the throughput lost). Here no entry is ever chunked: the threshold is
   ``MAX_ENTRY_BYTES`` * 2, and the member splits batches so that an entry stays under ``MAX_ENTRY_BYTES``
   (a single request above it is refused as too large).
+- PySyncObj's own log compaction pickles the whole object and gzips it on its thread (or in a forked child,
+  unsafe in a threaded process), and its file journal records offsets in 32 bits (it breaks past 4 GiB of
+  log). Here the log is compacted by ``Snapshots``: the state machine's state is captured on Raft's thread
+  at the last applied entry (reference copies, tens of milliseconds) and written to ``raft.snapshot`` by a
+  thread of its own, then the log before it is dropped (from memory and from the journal). A compaction
+  starts after ``snapshot_count`` entries or ``snapshot_bytes`` of entries, as etcd's ``--snapshot-count``.
+  A restart loads the snapshot and replays the journal after it; a follower too far behind for the log is
+  sent the snapshot by the leader.
 - Nothing is fsynced by PySyncObj; an acknowledged write survives the loss of a minority of members, not the
   loss of every member's page cache at once (as with etcd's ``--unsafe-no-fsync``).
 """
@@ -41,14 +49,16 @@ import dataclasses
 import heapq
 import logging
 import os
+import pickle
 import shutil
+import struct
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, replicated
 from pysyncobj.transport import TCPTransport
 
 log = logging.getLogger("kubemu.consensus.raft")
@@ -64,9 +74,12 @@ class StateMachine(Protocol):
     def apply(self, command: bytes) -> Any:
         """The result goes to this member's own proposer only, in process (never over the wire)."""
 
-    def snapshot(self) -> bytes: ...
+    def capture(self) -> Callable[[], bytes]:
+        """The state as it is now, on Raft's thread between two applies: cheap. The function returned
+        builds the snapshot's bytes on another thread, while commands go on being applied."""
 
-    def restore(self, data: bytes) -> None: ...
+    def restore(self, data: bytes) -> None:
+        """Replace the whole state with one a ``capture`` built (on Raft's thread)."""
 
 
 class ProposalFailed(Exception):
@@ -94,6 +107,8 @@ class RaftConfig:
     connection_timeout: float = 1.0
     connection_retry: float = 0.3
     trim_append_entries: bool = True  # False leaves PySyncObj's handler as it is (to reproduce its hazard)
+    snapshot_count: int = 10_000  # log entries (batches) before a compaction (etcd's --snapshot-count)
+    snapshot_bytes: int = 64 * 1024 * 1024  # bytes of log entries before a compaction
 
 
 Verdict = Callable[[str], tuple[bool, float]]
@@ -148,7 +163,12 @@ class _Node(SyncObj):  # type: ignore[misc]
 
     @replicated  # type: ignore[untyped-decorator]
     def _apply(self, command: bytes) -> Any:
-        return self._member._machine.apply(command)
+        member = self._member
+        member._log_bytes += len(command)
+        if member._log_bytes > member.config.snapshot_bytes:
+            member._log_bytes = 0
+            self.forceLogCompaction()
+        return member._machine.apply(command)
 
     # Name-mangled hooks of SyncObj: the subclass attribute wins over SyncObj.__xxx.
     def _SyncObj__onMessageReceived(self, node: Any, message: Any) -> None:
@@ -167,9 +187,6 @@ class _Node(SyncObj):  # type: ignore[misc]
             self._member._diverged(from_index)
             return
         SyncObj._SyncObj__deleteEntriesFrom(self, from_index)
-
-    def _serialize(self) -> bytes:  # pragma: no cover - used by PySyncObj's snapshots
-        return self._member._machine.snapshot()
 
 
 class RaftMember:
@@ -195,6 +212,8 @@ class RaftMember:
         self._lock = threading.Lock()
         data_dir = config.data_dir or _process_data_dir(peer_address, config)
         os.makedirs(data_dir, exist_ok=True)
+        self._log_bytes = 0  # bytes of entries applied since the last forced compaction
+        self.snapshots = Snapshots(self, os.path.join(data_dir, "raft.snapshot"))
         conf = SyncObjConf(
             autoTick=True,
             autoTickPeriod=config.tick_period,
@@ -212,8 +231,13 @@ class RaftMember:
             fullDumpFile=os.path.join(data_dir, "raft.snapshot"),
             commandsWaitLeader=False,
             dynamicMembershipChange=True,
-            logCompactionMinEntries=1_000_000_000,  # the MVCC store compacts itself; keep the log simple
-            logCompactionMinTime=1_000_000_000,
+            logCompactionMinEntries=config.snapshot_count,
+            logCompactionMinTime=1_000_000_000,  # by size only, as etcd
+            logCompactionBatchSize=1024 * 1024,  # a snapshot travels to a follower in pieces of this size
+            useFork=False,
+            serializer=self.snapshots.write,
+            serializeChecker=self.snapshots.check,
+            deserializer=self.snapshots.load,
             onStateChanged=self._on_state_changed,
         )
         addresses = {address: peer for peer, address in peers.items()}
@@ -224,6 +248,8 @@ class RaftMember:
         self._node = _Node(self, peer_address, list(peers.values()), conf)
         transport = self._node._SyncObj__transport
         transport.verdict = verdict
+        if self.diverged is not None:
+            self.freeze(True)
 
     # -- proposing -------------------------------------------------------------------------------------
 
@@ -299,6 +325,10 @@ class RaftMember:
             "has_quorum": status["has_quorum"],
             "leader_changes": self.leader_changes,
             "trimmed_append_entries": self.trimmed,
+            "log_entries": status["log_len"],
+            "snapshots": self.snapshots.written,
+            "snapshots_loaded": self.snapshots.loaded,
+            "snapshot_index": self.snapshots.index,
         }
 
     def freeze(self, frozen: bool) -> None:
@@ -333,7 +363,9 @@ class RaftMember:
             if index > last_index:
                 break
             held = node._SyncObj__getEntries(index, 1)
-            if not held or held[0][2] != term:
+            if not held and index <= node.raftLastApplied:
+                pass  # compacted into the snapshot: committed, so in every later leader's log as it is here
+            elif not held or held[0][2] != term:
                 break
             prev_index, prev_term = index, term
             skipped += 1
@@ -355,16 +387,120 @@ class RaftMember:
 
     def _diverged(self, from_index: int) -> None:
         applied = self._node.raftLastApplied
-        self.diverged = Diverged(
+        self._stop(
             f"{self.name}: asked to truncate the log from index {from_index}, but entries up to {applied} "
             "are applied; stopping instead of diverging"
         )
-        log.critical("%s", self.diverged)
-        self.freeze(True)
+
+    def _stop(self, why: str) -> None:
+        """This member's state cannot be trusted any more: it stops taking part, and says why."""
+        self.diverged = Diverged(why)
+        log.critical("%s", why)
+        if hasattr(self, "_node"):  # else the constructor freezes it (a snapshot load at start failed)
+            self.freeze(True)
 
     def _on_state_changed(self, old: int, new: int) -> None:
         if new == 2:  # LEADER
             self.leader_changes += 1
+
+
+_SNAPSHOT_MAGIC = b"kubemu-raft-snapshot-1\n"
+
+
+class Snapshots:
+    """The member's ``raft.snapshot``: PySyncObj's serializer, checker and deserializer hooks.
+
+    The file holds the magic line, the length and pickle of PySyncObj's part (the last two applied entries
+    and the cluster's nodes: what a restart or a follower needs to continue the log after the snapshot),
+    then the state machine's bytes.
+    """
+
+    def __init__(self, member: RaftMember, path: str) -> None:
+        self.member = member
+        self.path = path
+        self.written = 0  # snapshots this member wrote
+        self.loaded = 0  # snapshots it loaded: its own at a restart, or the leader's when it fell behind
+        self.index = 0  # the log index the newest snapshot (written or loaded) ends at
+        self._lock = threading.Lock()
+        self._generation = 0  # a load makes any snapshot still being written stale
+        self._writer: threading.Thread | None = None
+        self._outcome: int | None = None  # SUCCESS or FAILED, until PySyncObj has been told
+
+    def write(self, tmp_path: str, raft_part: tuple[Any, Any, Any]) -> None:
+        """On Raft's thread: capture the state at the last applied entry and write it on a thread."""
+        with self._lock:
+            generation = self._generation
+            self._outcome = None
+        try:
+            if os.path.exists(tmp_path):
+                os.remove(tmp_path)  # PySyncObj renames this path when we return: nothing must be there
+            build = self.member._machine.capture()
+            header = pickle.dumps(raft_part, protocol=pickle.HIGHEST_PROTOCOL)
+            writer = threading.Thread(
+                target=self._write,
+                args=(build, header, raft_part[0][1], generation),
+                name=f"snapshot-{self.member.name}",
+                daemon=True,
+            )
+            writer.start()
+            self._writer = writer
+        except Exception:
+            log.exception("%s: taking the snapshot failed; the log stays as it is", self.member.name)
+            self._outcome = SERIALIZER_STATE.FAILED
+
+    def _write(self, build: Callable[[], bytes], header: bytes, index: int, generation: int) -> None:
+        partial = self.path + ".writing"
+        try:
+            data = build()
+            with open(partial, "wb") as file:
+                file.write(_SNAPSHOT_MAGIC + struct.pack("<Q", len(header)) + header)
+                file.write(data)
+            with self._lock:
+                if generation != self._generation:  # a snapshot from the leader replaced the state meanwhile
+                    os.remove(partial)
+                    self._outcome = SERIALIZER_STATE.FAILED
+                    return
+                os.replace(partial, self.path)
+                self.written += 1
+                self.index = index
+                self._outcome = SERIALIZER_STATE.SUCCESS
+        except Exception:
+            log.exception("%s: writing the snapshot failed; the log stays as it is", self.member.name)
+            with self._lock:
+                self._outcome = SERIALIZER_STATE.FAILED
+
+    def check(self) -> int:
+        """PySyncObj asks each tick; SUCCESS (then it drops the log up to the snapshot) is said once."""
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            return int(SERIALIZER_STATE.SERIALIZING)
+        self._writer = None
+        with self._lock:
+            outcome, self._outcome = self._outcome, None
+        return int(SERIALIZER_STATE.NOT_SERIALIZING if outcome is None else outcome)
+
+    def load(self, path: str) -> tuple[Any, Any, Any]:
+        """On Raft's thread, at a restart or when the leader sent its snapshot: the state machine takes the
+        file's state, and PySyncObj its part. A file that cannot be read stops the member (``Diverged``):
+        going on from an empty state would answer reads wrongly."""
+        with self._lock:
+            self._generation += 1
+        try:
+            with open(path, "rb") as file:
+                if file.read(len(_SNAPSHOT_MAGIC)) != _SNAPSHOT_MAGIC:
+                    raise ValueError(f"{path} is not a kubemu Raft snapshot")
+                (length,) = struct.unpack("<Q", file.read(8))
+                raft_part = pickle.loads(file.read(length))
+                self.member._machine.restore(file.read())
+        except Exception as error:
+            self.member._stop(f"{self.member.name}: cannot load the snapshot {path}: {error}")
+            raise
+        self.index = raft_part[0][1]
+        self.loaded += 1
+        node = getattr(self.member, "_node", None)
+        if node is not None:  # loading took a while: hearing the leader's snapshot counts as hearing it
+            node._SyncObj__raftElectionDeadline = time.monotonic() + node._SyncObj__generateRaftTimeout()
+        return (raft_part[0], raft_part[1], raft_part[2])
 
 
 _FAIL_REASONS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
 import signal
@@ -102,8 +103,11 @@ def test_the_default_is_https_with_client_certificates(tmp_path: pathlib.Path) -
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--members", "2"], "--members must be 1, 3, 5 or 7, not 2")],
-    ids=["even-members"],
+    [
+        (["--members", "2"], "--members must be 1, 3, 5 or 7, not 2"),
+        (["--snapshot-count", "1"], "--snapshot-count must be at least 2, not 1"),
+    ],
+    ids=["even-members", "snapshot-count"],
 )
 def test_bad_arguments_are_refused_clearly(tmp_path: pathlib.Path, args: list[str], message: str) -> None:
     process = start(*args, "--insecure", cwd=tmp_path)
@@ -123,3 +127,34 @@ def test_a_port_in_use_is_named(tmp_path: pathlib.Path) -> None:
         _, err = process.communicate(timeout=30)
     assert process.returncode == 1
     assert f"port(s) {port} on 127.0.0.1 already in use" in err
+
+
+def test_a_store_restarted_on_its_data_dir_starts_from_its_snapshots(tmp_path: pathlib.Path) -> None:
+    client, peer = free_ports(2)
+    args = ["--members", "3", "--client-port", str(client), "--peer-port", str(peer + 20), "--insecure"]
+    args += ["--data-dir", str(tmp_path / "data"), "--snapshot-count", "5"]
+    url = f"http://127.0.0.1:{client}"
+    process = start(*args, cwd=tmp_path)
+    try:
+        wait_for(url)
+        for i in range(30):  # one at a time: one log entry each
+            key = base64.b64encode(b"k%d" % i).decode()
+            curl(url, "/v3/kv/put", {"key": key, "value": base64.b64encode(b"v%d" % i).decode()})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+    snapshots = sorted(p.parent.name for p in (tmp_path / "data").glob("*/raft.snapshot"))
+    assert snapshots == ["store-0", "store-1", "store-2"]
+
+    process = start(*args, cwd=tmp_path)
+    try:
+        wait_for(url)
+        got = curl(
+            url, "/v3/kv/range", {"key": base64.b64encode(b"k").decode(), "range_end": "bA=="}
+        )  # k to l
+        assert got["count"] == "30"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0

@@ -279,25 +279,45 @@ class MvccStore:
         Each key's retained versions are written once; a watch event names its versions by ``mod_revision``
         when the history still holds them, so the watch history costs a few bytes per event.
         """
-        state = {
-            "format": SNAPSHOT_FORMAT,
-            "revision": self._revision,
-            "compact_revision": self._compact_revision,
-            "leases": self._lessor.to_state(),
-            "history": [[key, [_version_row(kv) for kv in self._history[key]]] for key in self._index],
-            "watch": [
-                [kv.key, self._version_ref(kv), None if prev is None else self._version_ref(prev)]
-                for kv, prev in self._watch.to_state()
-            ],
-        }
-        data: bytes = msgpack.packb(state, use_bin_type=True)
+        data: bytes = msgpack.packb(self.capture()(), use_bin_type=True)
         return data
+
+    def capture(self) -> Callable[[], dict[str, Any]]:
+        """The state as it is now, for a snapshot taken while the store goes on applying.
+
+        Taking it copies references only (a list per key: compaction trims the lists in place; versions are
+        immutable). The function it returns builds the snapshot's plain data, ``snapshot()``'s before
+        packing, from that copy, on any thread and at any later time, without reading the store again.
+        """
+        revision, compact_revision = self._revision, self._compact_revision
+        leases = self._lessor.to_state()
+        history = {key: list(self._history[key]) for key in self._index}  # sorted, as the index
+        changes = self._watch.to_state()
+
+        def build() -> dict[str, Any]:
+            return {
+                "format": SNAPSHOT_FORMAT,
+                "revision": revision,
+                "compact_revision": compact_revision,
+                "leases": leases,
+                "history": [[key, [_version_row(kv) for kv in kvs]] for key, kvs in history.items()],
+                "watch": [
+                    [kv.key, _version_ref(history, kv), None if prev is None else _version_ref(history, prev)]
+                    for kv, prev in changes
+                ],
+            }
+
+        return build
 
     def restore(self, data: bytes) -> None:
         """Replace the whole state with one ``snapshot()`` wrote; limits and ``min_lease_ttl`` stay."""
-        state = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        if state.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError(f"unknown MVCC snapshot format {state.get('format')!r}")
+        self.restore_state(msgpack.unpackb(data, raw=False, strict_map_key=False))
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """``restore`` from the plain data a ``capture()`` built (unpacked)."""
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        if found != SNAPSHOT_FORMAT:
+            raise ValueError(f"unknown MVCC snapshot format {found!r}")
         history: dict[bytes, list[types.KeyValue]] = {}
         for key, rows in state["history"]:
             history[key] = [_kv_from_row(key, row) for row in rows]
@@ -324,15 +344,6 @@ class MvccStore:
         self._index = index.KeyIndex(history)
         self._lessor = leases
         self._watch = watch.WatchHistory.from_state(changes, compact_revision=self._compact_revision)
-
-    def _version_ref(self, kv: types.KeyValue) -> int | list[Any]:
-        """How a snapshot's watch history names ``kv``: its ``mod_revision`` if the history holds it (the
-        watch and the history share versions), else the whole version (compaction dropped it)."""
-        versions = self._history.get(kv.key, [])
-        i = bisect.bisect_left(versions, kv.mod_revision, key=_MOD_REVISION)
-        if i < len(versions) and versions[i] == kv:
-            return kv.mod_revision
-        return _version_row(kv)
 
     # --- reads ------------------------------------------------------------------------------------------
 
@@ -592,6 +603,16 @@ def _filter_and_sort(kvs: list[types.KeyValue], request: types.RangeRequest) -> 
     if target == types.SortTarget.KEY:
         return kvs[::-1] if order == types.SortOrder.DESCEND else kvs
     return sorted(kvs, key=_SORT_KEYS[target], reverse=order == types.SortOrder.DESCEND)
+
+
+def _version_ref(history: dict[bytes, list[types.KeyValue]], kv: types.KeyValue) -> int | list[Any]:
+    """How a snapshot's watch history names ``kv``: its ``mod_revision`` if the history holds it (the watch
+    and the history share versions), else the whole version (compaction dropped it)."""
+    versions = history.get(kv.key, [])
+    i = bisect.bisect_left(versions, kv.mod_revision, key=_MOD_REVISION)
+    if i < len(versions) and versions[i] == kv:
+        return kv.mod_revision
+    return _version_row(kv)
 
 
 def _version_row(kv: types.KeyValue) -> list[Any]:

@@ -26,8 +26,9 @@ class Log:
         self.commands.append(command)
         return str(len(self.commands)).encode()
 
-    def snapshot(self) -> bytes:
-        return b"\n".join(self.commands)
+    def capture(self) -> Callable[[], bytes]:
+        commands = list(self.commands)
+        return lambda: b"\n".join(commands)
 
     def restore(self, data: bytes) -> None:
         self.commands = data.split(b"\n") if data else []

@@ -1,0 +1,160 @@
+"""Raft log compaction: the log is cut at a snapshot, a restart starts from it, a follower too far behind is
+sent it, and nothing a client saw is lost or repeated on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from actors.runtime.local import LocalSystem
+from actors.runtime.system import SystemConfig
+from consensus.member import MemberInfo, StoreMember
+from consensus.mvcc import types
+from consensus.ports import free_loopback_ports as free_ports
+from consensus.raft import Diverged, RaftConfig
+from tests.consensus.test_member import NAMES, leader_of, put, put_when_led
+
+SNAPSHOT_COUNT = 20  # entries; each put sent alone is one entry
+
+
+@pytest.fixture
+async def system(tmp_path: Any) -> AsyncIterator[LocalSystem]:
+    system = LocalSystem(SystemConfig(seed=5, time_scale=10.0, call_timeout=300.0))
+    async with system:
+        members = [
+            MemberInfo(name=n, id=i + 1, peer_url=f"127.0.0.1:{p}")
+            for i, (n, p) in enumerate(zip(NAMES, free_ports(3), strict=True))
+        ]
+        for member in members:
+            raft = RaftConfig(
+                peer_secret="secret", data_dir=f"{tmp_path}/{member.name}", snapshot_count=SNAPSHOT_COUNT
+            )
+            await system.spawn(member.name, StoreMember, kwargs={"members": members, "raft": raft})
+        await leader_of(system)
+        yield system
+
+
+async def status(system: LocalSystem, name: str) -> dict[str, Any]:
+    got: dict[str, Any] = await system.ref(name).call("status")
+    return got
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+async def keys_on(system: LocalSystem, name: str) -> dict[bytes, bytes]:
+    got = await system.ref(name).call(
+        "range", types.RangeRequest(key=b"k/", range_end=b"k0"), serializable=True
+    )
+    return {kv.key: kv.value for kv in got.kvs}
+
+
+async def write(system: LocalSystem, via: str, first: int, count: int) -> dict[bytes, bytes]:
+    written = {}
+    for i in range(first, first + count):
+        key, value = b"k/%04d" % i, b"v%d" % i
+        await put_when_led(system, via, put(key, value))
+        written[key] = value
+    return written
+
+
+async def test_the_log_is_cut_at_a_snapshot_on_every_member_and_nothing_is_lost(system: LocalSystem) -> None:
+    written = await write(system, "store-0", 0, 5 * SNAPSHOT_COUNT)
+
+    async def compacted() -> bool:
+        states = [await status(system, n) for n in NAMES]
+        return all(s["snapshots"] >= 2 and s["log_entries"] <= SNAPSHOT_COUNT + 2 for s in states)
+
+    await eventually(compacted, "every member snapshots and keeps a short log")
+
+    async def holds_all() -> bool:
+        return all([await keys_on(system, name) == written for name in NAMES])
+
+    await eventually(holds_all, "every member holds every key")  # a follower applies a moment later
+
+
+async def test_a_restarted_member_starts_from_its_snapshot_and_catches_up(system: LocalSystem) -> None:
+    written = await write(system, "store-0", 0, 3 * SNAPSHOT_COUNT)
+    await eventually(lambda: _has_snapshot(system, "store-2"), "store-2 writes a snapshot", within=10.0)
+    snapshot_index = (await status(system, "store-2"))["snapshot_index"]
+    await system.kill("store-2")
+    await leader_of(system, ["store-0", "store-1"])  # store-2 may have led
+    written |= await write(system, "store-0", 1000, 3)
+    await system.restart("store-2")
+
+    async def caught_up() -> bool:
+        return await keys_on(system, "store-2") == written
+
+    await eventually(caught_up, "the restarted member holds every key")
+    after = await status(system, "store-2")
+    assert after["snapshots_loaded"] >= 1 and after["snapshot_index"] >= snapshot_index  # not replayed from 1
+
+
+async def test_a_follower_behind_the_leaders_log_is_sent_the_snapshot_and_its_watch_has_no_gap(
+    system: LocalSystem,
+) -> None:
+    leader = await leader_of(system)
+    follower = next(n for n in NAMES if n != leader)
+    member = system.instance(follower)
+    assert isinstance(member, StoreMember)
+    first = await put_when_led(system, leader, put(b"k/start", b"0"))
+    await eventually(lambda: _applied(system, follower, first.revision), "the follower applies the first put")
+    seen: list[types.Event] = []
+    member.subscribe(b"k/", b"k0", first.revision + 1, prev_kv=False, deliver=lambda _, e: seen.extend(e))
+
+    behind = (await status(system, follower))["applied_index"]
+    await system.pause(follower)  # cut off: the others commit and compact far past its log
+    written = await write(system, leader, 0, 4 * SNAPSHOT_COUNT)
+    await eventually(lambda: _has_snapshot(system, leader), "the leader compacts")
+    assert (await status(system, leader))["snapshot_index"] > behind
+    await system.resume(follower)
+
+    async def caught_up() -> bool:
+        return len(seen) == len(written)
+
+    await eventually(caught_up, "the follower's watch sees every put")
+    start = first.revision + 1
+    assert [e.kv.mod_revision for e in seen] == list(range(start, start + len(written)))  # no gap, no repeat
+    assert {e.kv.key: e.kv.value for e in seen} == written
+    assert (await keys_on(system, follower)) == {b"k/start": b"0", **written}
+    assert (await status(system, follower))["snapshots_loaded"] == 1  # the leader's, not entries one by one
+
+
+async def test_a_snapshot_file_that_cannot_be_read_stops_the_member_at_restart(
+    system: LocalSystem, tmp_path: Any
+) -> None:
+    await write(system, "store-0", 0, 2 * SNAPSHOT_COUNT)
+    await eventually(lambda: _has_snapshot(system, "store-2"), "store-2 writes a snapshot")
+    await system.kill("store-2")
+    await leader_of(system, ["store-0", "store-1"])  # store-2 may have led
+    with open(f"{tmp_path}/store-2/raft.snapshot", "r+b") as file:
+        file.write(b"garbage")
+    await system.restart("store-2")
+
+    async def stopped() -> bool:
+        instance = system.instance("store-2")
+        raft = getattr(instance, "_raft", None)
+        return raft is not None and raft.diverged is not None
+
+    await eventually(stopped, "the member refuses to go on from an empty state")
+    with pytest.raises(Diverged, match="cannot load the snapshot"):
+        await system.ref("store-2").call("put", put(b"k/x", b"x"))
+    # the other two still make a majority
+    await put_when_led(system, "store-0", put(b"k/y", b"y"))
+
+
+async def _has_snapshot(system: LocalSystem, name: str) -> bool:
+    return bool((await status(system, name))["snapshots"] >= 1)
+
+
+async def _applied(system: LocalSystem, name: str, revision: int) -> bool:
+    got = await system.ref(name).call("range", types.RangeRequest(key=b"k/start"), serializable=True)
+    return bool(got.kvs) and got.kvs[0].mod_revision == revision
