@@ -133,10 +133,19 @@ async def measure(nodes: int, seconds: float, *, ramp: int = 1000, breakdown: bo
                     for i in range(0, nodes, 97)
                 ]
             )
+            raft = await system.ref("store-0").call("status")
+            print(
+                f"    store-0 after the window: {raft['applied_index']:,} Raft entries applied, "
+                f"{raft['log_entries']:,} in its log, {raft['snapshots']} snapshot(s) written",
+                flush=True,
+            )
     return {
         "nodes": nodes,
         "ramp": ramp,
         "registered_s": registered_in,
+        "raft_entries_applied": raft["applied_index"],
+        "raft_log_entries": raft["log_entries"],
+        "raft_snapshots": raft["snapshots"],
         "kb_per_node": (rss_after - rss_before) / nodes / 1024,
         "cores_total": cpu / wall,
         "cores_per_node": cpu / wall / nodes,
