@@ -298,6 +298,7 @@ class StoreMember(Actor):
 
     async def range(self, request: types.RangeRequest, serializable: bool = False) -> types.RangeResponse:
         if serializable:
+            self._refuse_if_stopped()
             with self._lock:
                 return self.store.range(request)
         response: types.RangeResponse = await self._submit(request)
@@ -443,6 +444,7 @@ class StoreMember(Actor):
         A watch that later falls behind a compaction (it had not been sent every change yet) is cancelled,
         as etcd cancels it: ``on_compacted(watch_id, compact_revision)`` tells its subscriber.
         """
+        self._refuse_if_stopped()
         with self._lock:
             current = self.store.revision
             start = current + 1 if start_revision <= 0 else start_revision
@@ -465,6 +467,13 @@ class StoreMember(Actor):
         self._watches.pop(watch_id, None)
 
     # -- internals ---------------------------------------------------------------------------------------
+
+    def _refuse_if_stopped(self) -> None:
+        """Local reads and watches need a state this member can vouch for: not after it stopped itself
+        (it would diverge, or its snapshot could not be loaded and the store is empty)."""
+        raft = self._raft
+        if raft is not None and raft.diverged is not None:
+            raise raft.diverged
 
     async def _submit(self, request: types.Proposal) -> Any:
         return await self._enqueue(request)

@@ -32,9 +32,11 @@ Hazards of PySyncObj 0.3.17 and how this member handles them:
 - PySyncObj's own log compaction pickles the whole object and gzips it on its thread (or in a forked child,
   unsafe in a threaded process), and its file journal records offsets in 32 bits (it breaks past 4 GiB of
   log). Here the log is compacted by ``Snapshots``: the state machine's state is captured on Raft's thread
-  at the last applied entry (reference copies, tens of milliseconds) and written to ``raft.snapshot`` by a
-  thread of its own, then the log before it is dropped (from memory and from the journal). A compaction
-  starts after ``snapshot_count`` entries or ``snapshot_bytes`` of entries, as etcd's ``--snapshot-count``.
+  at the last applied entry (reference copies, tens of milliseconds) and written by a thread of its own; the
+  file becomes ``raft.snapshot`` on Raft's thread in the tick that drops the log before it (from memory and
+  from the journal), so a member stopped meanwhile keeps a journal that goes on from its snapshot. A
+  compaction starts after ``snapshot_count`` entries or ``snapshot_bytes`` of entries, as etcd's
+  ``--snapshot-count``.
   A restart loads the snapshot and replays the journal after it; a follower too far behind for the log is
   sent the snapshot by the leader.
 - Nothing is fsynced by PySyncObj; an acknowledged write survives the loss of a minority of members, not the
@@ -159,6 +161,7 @@ class _Node(SyncObj):  # type: ignore[misc]
 
     def __init__(self, member: RaftMember, self_address: str, peers: list[str], conf: SyncObjConf) -> None:
         self._member = member
+        member.snapshots.node = self  # a snapshot may load on the first tick, before member._node is set
         super().__init__(self_address, peers, conf, transportClass=FaultyTransport)
 
     @replicated  # type: ignore[untyped-decorator]
@@ -425,6 +428,8 @@ class Snapshots:
         self._generation = 0  # a load makes any snapshot still being written stale
         self._writer: threading.Thread | None = None
         self._outcome: int | None = None  # SUCCESS or FAILED, until PySyncObj has been told
+        self._written: tuple[int, int] | None = None  # the finished file's last index and generation
+        self.node: Any = None  # the SyncObj, set before its thread starts (the member's is set after)
 
     def write(self, tmp_path: str, raft_part: tuple[Any, Any, Any]) -> None:
         """On Raft's thread: capture the state at the last applied entry and write it on a thread."""
@@ -449,42 +454,58 @@ class Snapshots:
             self._outcome = SERIALIZER_STATE.FAILED
 
     def _write(self, build: Callable[[], bytes], header: bytes, index: int, generation: int) -> None:
-        partial = self.path + ".writing"
+        """On the writer thread: only ``raft.snapshot.writing``. The file becomes the snapshot in ``check``,
+        on Raft's thread, in the same tick as PySyncObj drops the log before it: a member stopped (or a
+        snapshot from the leader loaded) while this runs never finds a snapshot newer than its journal."""
         try:
             data = build()
-            with open(partial, "wb") as file:
+            with open(self.path + ".writing", "wb") as file:
                 file.write(_SNAPSHOT_MAGIC + struct.pack("<Q", len(header)) + header)
                 file.write(data)
-            with self._lock:
-                if generation != self._generation:  # a snapshot from the leader replaced the state meanwhile
-                    os.remove(partial)
-                    self._outcome = SERIALIZER_STATE.FAILED
-                    return
-                os.replace(partial, self.path)
-                self.written += 1
-                self.index = index
-                self._outcome = SERIALIZER_STATE.SUCCESS
+            outcome = SERIALIZER_STATE.SUCCESS
         except Exception:
             log.exception("%s: writing the snapshot failed; the log stays as it is", self.member.name)
-            with self._lock:
-                self._outcome = SERIALIZER_STATE.FAILED
+            outcome = SERIALIZER_STATE.FAILED
+        with self._lock:
+            self._outcome = outcome
+            self._written = (index, generation)
+
+    @property
+    def writing(self) -> bool:
+        """A snapshot is being built and written now."""
+        writer = self._writer
+        return writer is not None and writer.is_alive()
 
     def check(self) -> int:
-        """PySyncObj asks each tick; SUCCESS (then it drops the log up to the snapshot) is said once."""
+        """PySyncObj asks each tick, on Raft's thread; SUCCESS (it then drops the log up to the snapshot, in
+        this same call) is said once."""
         writer = self._writer
         if writer is not None and writer.is_alive():
             return int(SERIALIZER_STATE.SERIALIZING)
         self._writer = None
         with self._lock:
             outcome, self._outcome = self._outcome, None
-        return int(SERIALIZER_STATE.NOT_SERIALIZING if outcome is None else outcome)
+            written, self._written = self._written, None
+        if outcome is None:
+            return int(SERIALIZER_STATE.NOT_SERIALIZING)
+        if outcome == SERIALIZER_STATE.SUCCESS and written is not None:
+            index, generation = written
+            if generation != self._generation:  # the leader's snapshot replaced the state meanwhile
+                return int(SERIALIZER_STATE.FAILED)
+            try:
+                os.replace(self.path + ".writing", self.path)
+            except OSError:
+                log.exception("%s: the snapshot could not be put in place", self.member.name)
+                return int(SERIALIZER_STATE.FAILED)
+            self.written += 1
+            self.index = index
+        return int(outcome)
 
     def load(self, path: str) -> tuple[Any, Any, Any]:
         """On Raft's thread, at a restart or when the leader sent its snapshot: the state machine takes the
         file's state, and PySyncObj its part. A file that cannot be read stops the member (``Diverged``):
         going on from an empty state would answer reads wrongly."""
-        with self._lock:
-            self._generation += 1
+        self._generation += 1  # on Raft's thread, as check(): a snapshot still being written is stale now
         try:
             with open(path, "rb") as file:
                 if file.read(len(_SNAPSHOT_MAGIC)) != _SNAPSHOT_MAGIC:
@@ -497,9 +518,15 @@ class Snapshots:
             raise
         self.index = raft_part[0][1]
         self.loaded += 1
-        node = getattr(self.member, "_node", None)
-        if node is not None:  # loading took a while: hearing the leader's snapshot counts as hearing it
-            node._SyncObj__raftElectionDeadline = time.monotonic() + node._SyncObj__generateRaftTimeout()
+        node = self.node
+        # loading took a while: hearing the leader's snapshot counts as hearing the leader
+        node._SyncObj__raftElectionDeadline = time.monotonic() + node._SyncObj__generateRaftTimeout()
+        # proposals whose entries the snapshot covers will never be applied here one by one: their outcome
+        # is unknown to this member (PySyncObj would keep waiting for them forever)
+        waiting = node._SyncObj__commandsWaitingCommit
+        for covered in [i for i in waiting if i <= self.index]:
+            for _, callback in waiting.pop(covered):
+                callback(None, FAIL_REASON.UNKNOWN_OUTCOME)
         return (raft_part[0], raft_part[1], raft_part[2])
 
 

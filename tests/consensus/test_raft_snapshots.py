@@ -15,7 +15,7 @@ from actors.runtime.system import SystemConfig
 from consensus.member import MemberInfo, StoreMember
 from consensus.mvcc import types
 from consensus.ports import free_loopback_ports as free_ports
-from consensus.raft import Diverged, RaftConfig
+from consensus.raft import Diverged, RaftConfig, RaftMember
 from tests.consensus.test_member import NAMES, leader_of, put, put_when_led
 
 SNAPSHOT_COUNT = 20  # entries; each put sent alone is one entry
@@ -125,7 +125,9 @@ async def test_a_follower_behind_the_leaders_log_is_sent_the_snapshot_and_its_wa
     assert [e.kv.mod_revision for e in seen] == list(range(start, start + len(written)))  # no gap, no repeat
     assert {e.kv.key: e.kv.value for e in seen} == written
     assert (await keys_on(system, follower)) == {b"k/start": b"0", **written}
-    assert (await status(system, follower))["snapshots_loaded"] == 1  # the leader's, not entries one by one
+    caught = await status(system, follower)
+    assert caught["snapshots_loaded"] >= 1  # the leader's snapshot, not the entries one by one
+    assert caught["log_entries"] <= 2 * SNAPSHOT_COUNT + 2
 
 
 async def test_a_snapshot_file_that_cannot_be_read_stops_the_member_at_restart(
@@ -147,6 +149,8 @@ async def test_a_snapshot_file_that_cannot_be_read_stops_the_member_at_restart(
     await eventually(stopped, "the member refuses to go on from an empty state")
     with pytest.raises(Diverged, match="cannot load the snapshot"):
         await system.ref("store-2").call("put", put(b"k/x", b"x"))
+    with pytest.raises(Diverged, match="cannot load the snapshot"):  # not an empty store's answer
+        await keys_on(system, "store-2")
     # the other two still make a majority
     await put_when_led(system, "store-0", put(b"k/y", b"y"))
 
@@ -158,3 +162,62 @@ async def _has_snapshot(system: LocalSystem, name: str) -> bool:
 async def _applied(system: LocalSystem, name: str, revision: int) -> bool:
     got = await system.ref(name).call("range", types.RangeRequest(key=b"k/start"), serializable=True)
     return bool(got.kvs) and got.kvs[0].mod_revision == revision
+
+
+class SlowLog:
+    """A state machine whose snapshot takes a while to build, as a big store's does."""
+
+    def __init__(self) -> None:
+        self.commands: list[bytes] = []
+
+    def apply(self, command: bytes) -> int:
+        self.commands.append(command)
+        return len(self.commands)
+
+    def capture(self) -> Callable[[], bytes]:
+        commands = list(self.commands)
+
+        def build() -> bytes:
+            time.sleep(1.0)  # stands for building a large state, so that the member stops meanwhile
+            return b"\n".join(commands)
+
+        return build
+
+    def restore(self, data: bytes) -> None:
+        self.commands = data.split(b"\n") if data else []
+
+
+async def test_a_member_stopped_while_its_snapshot_is_written_keeps_every_acknowledged_write(
+    tmp_path: Any,
+) -> None:
+    [port] = free_ports(1)
+    config = RaftConfig(peer_secret="s", data_dir=str(tmp_path), snapshot_count=5)
+
+    def start() -> tuple[RaftMember, SlowLog]:
+        machine = SlowLog()
+        member = RaftMember(
+            name="store-0", peer_address=f"127.0.0.1:{port}", peers={}, machine=machine, config=config
+        )
+        return member, machine
+
+    member, _ = start()
+    while not member.is_leader:
+        await asyncio.sleep(0.01)
+    for i in range(8):
+        await member.propose(b"c%d" % i)
+    while not member.snapshots.writing:
+        await asyncio.sleep(0.005)
+    for i in range(8, 12):  # acknowledged after the capture
+        await member.propose(b"c%d" % i)
+    member.destroy()  # as on SIGTERM, while the snapshot is still being written
+    await asyncio.sleep(1.5)  # the writer finishes after the member stopped
+
+    member, machine = start()
+    try:
+        deadline = time.monotonic() + 10
+        while machine.commands[-1:] != [b"c11"]:
+            assert time.monotonic() < deadline, f"acknowledged writes lost: {machine.commands}"
+            await asyncio.sleep(0.05)
+        assert [c for c in machine.commands if c.startswith(b"c")] == [b"c%d" % i for i in range(12)]
+    finally:
+        member.destroy()
