@@ -470,6 +470,17 @@ class Snapshots:
             self._outcome = outcome
             self._written = (index, generation)
 
+    @staticmethod
+    def _trim_journal_to(journal: Any, *, last: Any, before: Any) -> None:
+        """A stop between putting a snapshot in place and dropping the log before it (one Raft tick) leaves
+        a journal that begins before the snapshot. PySyncObj would then clear it, losing the entries after
+        the snapshot that this member had acknowledged; drop only the entries the snapshot covers instead."""
+        if len(journal) < 2:
+            return
+        at = before[1] - journal[0][1]
+        if at > 0 and at + 1 < len(journal) and journal[at] == before and journal[at + 1] == last:
+            journal.deleteEntriesTo(at)
+
     @property
     def writing(self) -> bool:
         """A snapshot is being built and written now."""
@@ -519,6 +530,7 @@ class Snapshots:
         self.index = raft_part[0][1]
         self.loaded += 1
         node = self.node
+        self._trim_journal_to(node._SyncObj__raftLog, last=raft_part[0], before=raft_part[1])
         # loading took a while: hearing the leader's snapshot counts as hearing the leader
         node._SyncObj__raftElectionDeadline = time.monotonic() + node._SyncObj__generateRaftTimeout()
         # proposals whose entries the snapshot covers will never be applied here one by one: their outcome

@@ -793,6 +793,21 @@ def test_snapshot_round_trips_and_the_restored_store_carries_on_identically() ->
     assert restored.snapshot() == original.snapshot()
 
 
+def test_a_capture_is_the_state_when_it_was_taken_whatever_the_store_does_after() -> None:
+    import msgpack
+
+    s = _busy_store()
+    expected = s.snapshot()
+    build = s.capture()
+    s.apply(put(b"/k/01", b"later"))
+    s.apply(types.LeaseKeepAliveRequest(id=2, now=50.0))
+    s.apply(types.CompactionRequest(revision=s.revision))  # trims each key's versions in place
+    s.apply(types.LeaseRevokeRequest(id=1))
+    s.apply(delete(b"/k/", types.prefix_range_end(b"/k/")))
+    assert msgpack.packb(build(), use_bin_type=True) == expected
+    assert s.snapshot() != expected
+
+
 def test_restore_refuses_an_unknown_format() -> None:
     import msgpack
 
