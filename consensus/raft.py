@@ -231,7 +231,7 @@ class RaftMember:
             connectionRetryTime=config.connection_retry,
             password=config.peer_secret,
             journalFile=os.path.join(data_dir, "raft.journal"),
-            fullDumpFile=os.path.join(data_dir, "raft.snapshot"),
+            fullDumpFile=self.snapshots.path,
             commandsWaitLeader=False,
             dynamicMembershipChange=True,
             logCompactionMinEntries=config.snapshot_count,
@@ -433,9 +433,7 @@ class Snapshots:
 
     def write(self, tmp_path: str, raft_part: tuple[Any, Any, Any]) -> None:
         """On Raft's thread: capture the state at the last applied entry and write it on a thread."""
-        with self._lock:
-            generation = self._generation
-            self._outcome = None
+        generation = self._generation  # only Raft's thread changes it; no writer runs now
         try:
             if os.path.exists(tmp_path):
                 os.remove(tmp_path)  # PySyncObj renames this path when we return: nothing must be there

@@ -188,32 +188,33 @@ class SlowLog:
         self.commands = data.split(b"\n") if data else []
 
 
-async def test_a_member_stopped_while_its_snapshot_is_written_keeps_every_acknowledged_write(
-    tmp_path: Any,
-) -> None:
-    [port] = free_ports(1)
-    config = RaftConfig(peer_secret="s", data_dir=str(tmp_path), snapshot_count=5)
+def solo(port: int, config: RaftConfig, delay: float) -> tuple[RaftMember, SlowLog]:
+    """A group of one member (it leads alone) over a ``SlowLog``."""
+    machine = SlowLog(delay)
+    member = RaftMember(
+        name="store-0", peer_address=f"127.0.0.1:{port}", peers={}, machine=machine, config=config
+    )
+    return member, machine
 
-    def start() -> tuple[RaftMember, SlowLog]:
-        machine = SlowLog()
-        member = RaftMember(
-            name="store-0", peer_address=f"127.0.0.1:{port}", peers={}, machine=machine, config=config
-        )
-        return member, machine
 
-    member, _ = start()
+async def leading(member: RaftMember) -> RaftMember:
     while not member.is_leader:
         await asyncio.sleep(0.01)
+    return member
+
+
+async def write_around_a_snapshot(member: RaftMember) -> None:
+    """Writes c0..c11: enough for a snapshot (count 5) to start, then four more while it is written."""
     for i in range(8):
         await member.propose(b"c%d" % i)
     while not member.snapshots.writing:
         await asyncio.sleep(0.005)
     for i in range(8, 12):  # acknowledged after the capture
         await member.propose(b"c%d" % i)
-    member.destroy()  # as on SIGTERM, while the snapshot is still being written
-    await asyncio.sleep(1.5)  # the writer finishes after the member stopped
 
-    member, machine = start()
+
+async def holds_every_write(member: RaftMember, machine: SlowLog) -> None:
+    """The restarted member applies c0..c11 again, each once, in order; then it is stopped."""
     try:
         deadline = time.monotonic() + 10
         while machine.commands[-1:] != [b"c11"]:
@@ -224,18 +225,31 @@ async def test_a_member_stopped_while_its_snapshot_is_written_keeps_every_acknow
         member.destroy()
 
 
+async def test_a_member_stopped_while_its_snapshot_is_written_keeps_every_acknowledged_write(
+    tmp_path: Any,
+) -> None:
+    [port] = free_ports(1)
+    config = RaftConfig(peer_secret="s", data_dir=str(tmp_path), snapshot_count=5)
+    member, _ = solo(port, config, delay=1.0)
+    await write_around_a_snapshot(await leading(member))
+    snapshots = member.snapshots
+    # as on SIGTERM, while the snapshot is still being written. Two things keep the writes: the file takes
+    # its place only on Raft's thread, and a load trims a journal that begins before the snapshot; with
+    # both taken out, 3 of the 12 writes came back
+    member.destroy()
+    while snapshots.writing:  # the writer finishes after the member stopped
+        await asyncio.sleep(0.02)
+    await holds_every_write(*solo(port, config, delay=1.0))
+
+
 async def test_a_log_of_few_large_entries_is_cut_by_its_size(tmp_path: Any) -> None:
     [port] = free_ports(1)
     config = RaftConfig(
         peer_secret="s", data_dir=str(tmp_path), snapshot_count=1_000_000, snapshot_bytes=256 * 1024
     )
-    machine = SlowLog(delay=0.0)
-    member = RaftMember(
-        name="store-0", peer_address=f"127.0.0.1:{port}", peers={}, machine=machine, config=config
-    )
+    member, _ = solo(port, config, delay=0.0)
     try:
-        while not member.is_leader:
-            await asyncio.sleep(0.01)
+        await leading(member)
         for i in range(12):  # 12 entries of 64 KiB: far under the count, three times the size
             await member.propose(b"%02d" % i + b"x" * 64 * 1024)
         deadline = time.monotonic() + 10
@@ -249,40 +263,14 @@ async def test_a_log_of_few_large_entries_is_cut_by_its_size(tmp_path: Any) -> N
 
 async def test_a_stop_between_the_snapshot_and_the_journal_trim_loses_nothing(tmp_path: Any) -> None:
     [port] = free_ports(1)
-    config = RaftConfig(peer_secret="s", data_dir=str(tmp_path / "member"), snapshot_count=5)
-
-    def start() -> tuple[RaftMember, SlowLog]:
-        machine = SlowLog(delay=0.5)
-        member = RaftMember(
-            name="store-0", peer_address=f"127.0.0.1:{port}", peers={}, machine=machine, config=config
-        )
-        return member, machine
-
-    member, _ = start()
-    while not member.is_leader:
-        await asyncio.sleep(0.01)
-    for i in range(8):
-        await member.propose(b"c%d" % i)
-    while not member.snapshots.writing:
-        await asyncio.sleep(0.005)
-    for i in range(8, 12):
-        await member.propose(b"c%d" % i)
+    config = RaftConfig(peer_secret="s", data_dir=str(tmp_path), snapshot_count=5)
+    member, _ = solo(port, config, delay=0.5)
+    await write_around_a_snapshot(await leading(member))
     # the journal as a stop right after the snapshot took its place would leave it: not trimmed yet
-    untrimmed = {
-        name: (tmp_path / "member" / name).read_bytes() for name in ("raft.journal", "raft.journal.meta")
-    }
+    untrimmed = {name: (tmp_path / name).read_bytes() for name in ("raft.journal", "raft.journal.meta")}
     while member.status()["snapshots"] < 1:
         await asyncio.sleep(0.01)
     member.destroy()
     for name, data in untrimmed.items():
-        (tmp_path / "member" / name).write_bytes(data)
-
-    member, machine = start()
-    try:
-        deadline = time.monotonic() + 10
-        while machine.commands[-1:] != [b"c11"]:
-            assert time.monotonic() < deadline, f"acknowledged writes lost: {machine.commands}"
-            await asyncio.sleep(0.05)
-        assert [c for c in machine.commands if c.startswith(b"c")] == [b"c%d" % i for i in range(12)]
-    finally:
-        member.destroy()
+        (tmp_path / name).write_bytes(data)
+    await holds_every_write(*solo(port, config, delay=0.5))
